@@ -1737,6 +1737,79 @@ START_TEST(selectable_fields_name_scalar_fields_of_the_schema)
 }
 END_TEST
 
+START_TEST(duplicate_keys_are_taken_as_field_validation_asks)
+{
+    /* a built-in kind: Go's struct takes a second object into the first,
+     * a map's key the last value; the strict errors in the body's order,
+     * none for a key twice inside a field the type lacks */
+    static const char cm[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+        "\"labels\":{\"a\":\"1\"},\"labels\":{\"b\":\"2\"}},\"data\":{\"x\":\"1\",\"x\":\"2\"},"
+        "\"bogus\":{\"y\":1,\"y\":2},\"metadata\":{\"namespace\":\"default\"}}";
+    char *body = kr_asprintf(cm, "d1");
+    tc_response r;
+    request("POST", "/api/v1/namespaces/default/configmaps", "application/json", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"duplicate field \\\"metadata.labels\\\"\"\n"
+                                 "299 - \"duplicate field \\\"data.x\\\"\"\n"
+                                 "299 - \"unknown field \\\"bogus\\\"\"\n"
+                                 "299 - \"duplicate field \\\"metadata\\\"\"\n");
+    json_t *want = json_pack("{s:s, s:s}", "a", "1", "b", "2");
+    json_t *labels = json_object_get(json_object_get(r.json, "metadata"), "labels");
+    ck_assert_msg(json_equal(labels, want), "%s", r.body);
+    json_decref(want);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "x")), "2");
+    tc_free(&r);
+    kr_free(body);
+    body = kr_asprintf(cm, "d2");
+    request("POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+            "application/json", body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r), "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "
+                                  "strict decoding error: duplicate field \"metadata.labels\", "
+                                  "duplicate field \"data.x\", unknown field \"bogus\", "
+                                  "duplicate field \"metadata\"");
+    tc_free(&r);
+    request("POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Ignore",
+            "application/json", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+    kr_free(body);
+
+    /* a custom resource: a map's second object replaces the first; the
+     * duplicates, then the unknown fields its schema prunes */
+    static const char w[] =
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"%s\"},"
+        "\"spec\":{\"zz\":1,\"image\":\"web\",\"policy\":{\"retries\":5},\"policy\":{},"
+        "\"tags\":[\"a\"],\"tags\":[\"b\"],\"ports\":[{\"name\":\"p\",\"name\":\"q\"}]}}";
+    body = kr_asprintf(w, "dw1");
+    request("POST", WIDGETS, "application/json", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"duplicate field \\\"spec.policy\\\"\"\n"
+                                 "299 - \"duplicate field \\\"spec.tags\\\"\"\n"
+                                 "299 - \"duplicate field \\\"spec.ports[0].name\\\"\"\n"
+                                 "299 - \"unknown field \\\"spec.zz\\\"\"\n");
+    json_t *spec = json_object_get(r.json, "spec");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(spec, "policy"), "retries")),
+        3); /* {} replaced {"retries":5}, then defaulted */
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "tags"), 0)), "b");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(spec, "ports"), 0), "name")),
+                     "q");
+    tc_free(&r);
+    request("PUT", WIDGETS "/dw1?fieldValidation=Strict", "application/json", body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r), "Widget in version \"v1\" cannot be handled as a Widget: strict "
+                                  "decoding error: duplicate field \"spec.policy\", duplicate "
+                                  "field \"spec.tags\", duplicate field \"spec.ports[0].name\", "
+                                  "unknown field \"spec.zz\"");
+    tc_free(&r);
+    kr_free(body);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -1760,6 +1833,7 @@ int main(void)
                             crd_metadata_problems_are_listed_with_the_definitions,
                             new_finalizers_without_a_path_are_warned_about,
                             selectable_fields_name_scalar_fields_of_the_schema,
+                            duplicate_keys_are_taken_as_field_validation_asks,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

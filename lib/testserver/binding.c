@@ -205,7 +205,7 @@ void ts_handle_pod_binding(kr_testserver_t *ts, const ts_request *req, const ts_
 void ts_handle_bindings_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                ts_response *resp)
 {
-    json_t *binding = ts_read_object(req, rt, NULL, resp);
+    json_t *binding = ts_read_object(req, rt, NULL, NULL, resp);
     if (!binding)
         return;
     const char *name = ts_meta_str(binding, "name");

@@ -89,8 +89,7 @@ json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, cons
     json_error_t jerr;
     json_t *doc;
     if (req->pre && req->pre->doc) {
-        /* Parsed without duplicate keys before locking: the same document
-         * any of our flags would give. */
+        /* Parsed before locking: the same document our flags give. */
         doc = req->pre->doc;
         req->pre->doc = NULL;
     } else {
@@ -118,13 +117,12 @@ void ts_prebody_parse(const ts_request *req, ts_prebody *pre)
         i++;
     if (req->body_too_large || i == req->body_len || (req->body[i] != '{' && req->body[i] != '['))
         return;
-    pre->doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+    pre->doc = json_loadb(req->body, req->body_len, 0, NULL);
 }
 
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)
 {
-    json_t *doc = ts_decode_body(req, JSON_REJECT_DUPLICATES, yaml,
-                                 "couldn't get version/kind; json parse error", resp);
+    json_t *doc = ts_decode_body(req, 0, yaml, "couldn't get version/kind; json parse error", resp);
     if (!doc)
         return NULL;
     if (!json_is_object(doc)) {
@@ -420,5 +418,167 @@ int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kin
         rc = -1;
     }
     json_decref(causes);
+    return rc;
+}
+
+/* ---- duplicate keys ------------------------------------------------------------------ */
+
+/* A walk of a JSON text that jansson has read already (so well formed), as
+ * sigs.k8s.io/json's strict decoding meets it: each key that an object
+ * has twice is a `duplicate field` named by its path ("data.a",
+ * "spec.containers[0].name"), at most 100, each once. The document is
+ * rebuilt with the last value winning; with `merge`, as a Go struct or
+ * map takes a second object for a key (a built-in kind), an object merges
+ * into the one before it. */
+typedef struct dup_walk {
+    const char *s;
+    size_t n, i;
+    kr_buf path;
+    json_t *dups; /* [[path, offset of the second key], ...] */
+    json_t *keys; /* {path: offset of its first key} */
+    bool merge, oom;
+} dup_walk;
+
+static void dup_ws(dup_walk *d)
+{
+    while (d->i < d->n && d->s[d->i] && strchr(" \t\r\n", d->s[d->i]))
+        d->i++;
+}
+
+/* The token at d->i (a string, or a number or literal) as jansson reads it. */
+static json_t *dup_scalar(dup_walk *d)
+{
+    size_t start = d->i;
+    if (d->s[d->i] == '"') {
+        for (d->i++; d->i < d->n && d->s[d->i] != '"'; d->i++)
+            if (d->s[d->i] == '\\')
+                d->i++;
+        d->i++;
+    } else {
+        while (d->i < d->n && d->s[d->i] && !strchr(",]} \t\r\n", d->s[d->i]))
+            d->i++;
+    }
+    json_t *v = json_loadb(d->s + start, d->i - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!v)
+        d->oom = true;
+    return v;
+}
+
+static void dup_merge(json_t *into, json_t *from)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(from, k, v)
+    {
+        json_t *old = json_object_get(into, k);
+        if (json_is_object(old) && json_is_object(v))
+            dup_merge(old, v);
+        else
+            json_object_set(into, k, v);
+    }
+}
+
+static void dup_record(dup_walk *d, const char *key, size_t at)
+{
+    if (json_array_size(d->dups) >= 100)
+        return;
+    size_t mark = d->path.len;
+    kr_buf_printf(&d->path, "%s%s", mark ? "." : "", key);
+    const char *p = d->path.data ? d->path.data : "";
+    size_t i;
+    json_t *seen;
+    bool known = false;
+    json_array_foreach(d->dups, i, seen) known =
+        known || strcmp(json_string_value(json_array_get(seen, 0)), p) == 0;
+    if (!known && json_array_append_new(d->dups, json_pack("[s,I]", p, (json_int_t)at)) != 0)
+        d->oom = true;
+    kr_buf_truncate(&d->path, mark);
+}
+
+static json_t *dup_value(dup_walk *d)
+{
+    dup_ws(d);
+    if (d->i >= d->n || d->oom)
+        return NULL;
+    char c = d->s[d->i];
+    if (c != '{' && c != '[')
+        return dup_scalar(d);
+    json_t *out = c == '{' ? json_object() : json_array();
+    if (!out)
+        d->oom = true;
+    d->i++;
+    size_t mark = d->path.len;
+    for (size_t idx = 0; !d->oom; idx++) {
+        dup_ws(d);
+        if (d->i >= d->n || d->s[d->i] == '}' || d->s[d->i] == ']')
+            break;
+        if (d->s[d->i] == ',') {
+            d->i++;
+            dup_ws(d);
+        }
+        json_t *v;
+        if (c == '[') {
+            kr_buf_printf(&d->path, "[%zu]", idx);
+            v = dup_value(d);
+            if (v && json_array_append_new(out, v) != 0)
+                d->oom = true;
+        } else {
+            size_t at = d->i;
+            json_t *key = dup_scalar(d);
+            const char *k = json_string_value(key);
+            dup_ws(d);
+            d->i++; /* the colon */
+            json_t *old = k ? json_object_get(out, k) : NULL;
+            if (old)
+                dup_record(d, k, at);
+            kr_buf_printf(&d->path, "%s%s", mark ? "." : "", k ? k : "");
+            const char *p = d->path.data ? d->path.data : "";
+            if (!json_object_get(d->keys, p) &&
+                json_object_set_new(d->keys, p, json_integer((json_int_t)at)) != 0)
+                d->oom = true;
+            v = dup_value(d);
+            if (d->merge && json_is_object(old) && json_is_object(v))
+                dup_merge(old, v);
+            else if (k && v && json_object_set(out, k, v) != 0)
+                d->oom = true;
+            json_decref(v);
+            json_decref(key);
+        }
+        kr_buf_truncate(&d->path, mark);
+    }
+    d->i++;
+    if (d->oom) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups)
+{
+    *dups = NULL;
+    if (!ts_content_is_json(req) || !req->body)
+        return 0;
+    dup_walk d = {.s = req->body,
+                  .n = req->body_len,
+                  .dups = json_array(),
+                  .keys = json_object(),
+                  .merge = merge};
+    json_t *rebuilt = d.dups && d.keys ? dup_value(&d) : NULL;
+    kr_buf_free(&d.path);
+    int rc = !rebuilt || d.oom ? KR_ENOMEM : 0;
+    if (rc == 0 && json_array_size(d.dups) > 0) {
+        *dups = json_pack("{s:o, s:o}", "dups", d.dups, "keys", d.keys);
+        d.dups = d.keys = NULL;
+        rc = *dups ? 0 : KR_ENOMEM;
+    }
+    if (rc == 0 && *dups) {
+        json_decref(*doc);
+        *doc = rebuilt;
+        rebuilt = NULL;
+    }
+    json_decref(rebuilt);
+    json_decref(d.dups);
+    json_decref(d.keys);
     return rc;
 }

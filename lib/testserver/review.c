@@ -246,7 +246,7 @@ static json_t *token_status(kr_testserver_t *ts, const json_t *obj, ts_response 
 void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       const ts_identity *who, ts_response *resp)
 {
-    json_t *obj = ts_read_object(req, rt, NULL, resp);
+    json_t *obj = ts_read_object(req, rt, NULL, NULL, resp);
     if (!obj)
         return;
     const char *kind = rt->res->kind;

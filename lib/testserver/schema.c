@@ -7,6 +7,7 @@
  * x-kubernetes-validations (CEL) rules and validation ratcheting. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -1960,15 +1961,87 @@ ts_field_validation ts_field_validation_of(const ts_request *req)
     return TS_FV_WARN;
 }
 
-/* `unknown field "a", unknown field "b"`, as a strict decoding error lists
- * them. */
-static char *unknown_list(const json_t *unknown)
+/* A strict decoding error's place in the body: its key's offset. */
+typedef struct strict_err {
+    json_int_t at;
+    char *text;
+} strict_err;
+
+static int cmp_strict_err(const void *a, const void *b)
+{
+    const strict_err *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The strict decoding errors of a write, as a new array of texts: a POST's
+ * or PUT's duplicate keys (`duplicate field "data.a"`) and the unknown
+ * fields (`unknown field "spec.x"`). A built-in type's decoder meets them
+ * in the body's order, and skips a field the type lacks, so the keys twice
+ * inside it; a custom resource's decoder reports the duplicates, its
+ * pruning then the unknown fields. */
+static json_t *strict_errors(const ts_write *w, const json_t *unknown)
+{
+    bool builtin = !w->rt->res->crd;
+    const json_t *dups = json_object_get(w->dups, "dups");
+    const json_t *keys = json_object_get(w->dups, "keys");
+    size_t n = json_array_size(dups) + json_array_size(unknown), k = 0;
+    strict_err *e = n ? kr_calloc(n, sizeof(*e)) : NULL;
+    json_t *out = json_array();
+    bool oom = !out || (n && !e);
+    size_t i, j;
+    const json_t *p, *u;
+    json_array_foreach(dups, i, p)
+    {
+        const char *d = json_string_value(json_array_get(p, 0));
+        bool skipped = false;
+        json_array_foreach(unknown, j, u)
+        {
+            size_t len = strlen(json_string_value(u));
+            skipped = skipped || (builtin && strncmp(d, json_string_value(u), len) == 0 &&
+                                  (d[len] == '\0' || d[len] == '.' || d[len] == '['));
+        }
+        if (skipped || oom)
+            continue;
+        e[k].at = builtin ? json_integer_value(json_array_get(p, 1)) : -1;
+        e[k].text = kr_asprintf("duplicate field \"%s\"", d);
+        oom = !e[k++].text;
+    }
+    json_array_foreach(unknown, i, p)
+    {
+        if (oom)
+            break;
+        const json_t *at = builtin ? json_object_get(keys, json_string_value(p)) : NULL;
+        e[k].at = at ? json_integer_value(at) : LLONG_MAX;
+        e[k].text = kr_asprintf("unknown field \"%s\"", json_string_value(p));
+        oom = !e[k++].text;
+    }
+    /* by offset; an insertion sort keeps the unknown fields' order among equals */
+    for (i = 1; i < k; i++)
+        for (j = i; j > 0 && cmp_strict_err(&e[j - 1], &e[j]) > 0; j--) {
+            strict_err t = e[j];
+            e[j] = e[j - 1];
+            e[j - 1] = t;
+        }
+    for (i = 0; i < k; i++) {
+        if (!oom && json_array_append_new(out, json_string(e[i].text)) != 0)
+            oom = true;
+        kr_free(e[i].text);
+    }
+    kr_free(e);
+    if (oom) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The errors joined as a strict decoding error lists them. */
+static char *strict_list(const json_t *errs)
 {
     size_t i;
     const json_t *p;
     kr_buf b = {0};
-    json_array_foreach(unknown, i, p)
-        kr_buf_printf(&b, "%sunknown field \"%s\"", i ? ", " : "", json_string_value(p));
+    json_array_foreach(errs, i, p) kr_buf_printf(&b, "%s%s", i ? ", " : "", json_string_value(p));
     if (!b.data)
         kr_buf_append(&b, "", 0);
     return b.data;
@@ -2014,10 +2087,10 @@ static int respond_undecodable(const ts_write *w, const json_t *patched, const c
     return rc;
 }
 
-static int respond_strict(const ts_write *w, const json_t *patched, const json_t *unknown,
+static int respond_strict(const ts_write *w, const json_t *patched, const json_t *errs,
                           ts_response *resp)
 {
-    char *list = unknown_list(unknown);
+    char *list = strict_list(errs);
     char *err = list ? kr_asprintf("strict decoding error: %s", list) : NULL;
     int rc = err ? respond_undecodable(w, patched, err, resp) : KR_ENOMEM;
     kr_free(err);
@@ -2062,17 +2135,11 @@ int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp)
     return rc;
 }
 
-static void warn_unknown(const json_t *unknown, ts_response *resp)
+static void warn_strict(const json_t *errs, ts_response *resp)
 {
     size_t i;
     const json_t *p;
-    json_array_foreach(unknown, i, p)
-    {
-        char *text = kr_asprintf("unknown field \"%s\"", json_string_value(p));
-        if (text)
-            ts_response_warn(resp, text);
-        kr_free(text);
-    }
+    json_array_foreach(errs, i, p) ts_response_warn(resp, json_string_value(p));
 }
 
 int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp)
@@ -2163,13 +2230,17 @@ int ts_schema_admit(const ts_write *w, json_t *obj, const json_t *meta, ts_respo
         rc = KR_ENOMEM;
         goto out;
     }
-    if (json_array_size(walk.unknown) > 0 && fv == TS_FV_STRICT)
-        rc = respond_strict(w, before, walk.unknown, resp);
+    json_t *errs = fv == TS_FV_IGNORE ? NULL : strict_errors(w, walk.unknown);
+    if (fv != TS_FV_IGNORE && !errs)
+        rc = KR_ENOMEM;
+    else if (json_array_size(errs) > 0 && fv == TS_FV_STRICT)
+        rc = respond_strict(w, before, errs, resp);
+    else
+        warn_strict(errs, resp);
     json_decref(before);
+    json_decref(errs);
     if (rc != 0)
         goto out;
-    if (json_array_size(walk.unknown) > 0)
-        warn_unknown(walk.unknown, resp);
     if (!typed || !res->schema)
         goto out; /* built-in kinds: their defaults and validation are elsewhere */
     prune_nulls(obj, res->schema);

@@ -234,10 +234,9 @@ typedef struct ts_request {
     struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
 } ts_request;
 
-/* A JSON body parsed (JSON_REJECT_DUPLICATES) before taking ts->mu, so
- * that the parse does not hold the lock; ts_decode_body takes `doc`. A
- * body that fails that parse is parsed again under the lock for the
- * exact error (or YAML, or duplicate keys where allowed). */
+/* A JSON body parsed before taking ts->mu, so that the parse does not
+ * hold the lock; ts_decode_body takes `doc`. A body that fails that
+ * parse is parsed again under the lock for the exact error (or YAML). */
 typedef struct ts_prebody {
     json_t *doc; /* new, or NULL */
 } ts_prebody;
@@ -656,6 +655,7 @@ typedef struct ts_write {
     const json_t *managed; /* server-side apply: the managedFields it computed */
     bool no_body; /* loading: status only, skip serialising the object */
     const char *wrong_kind; /* a custom resource's body of another kind: its validation's 422 */
+    const json_t *dups; /* a POST's or PUT's duplicate keys (ts_body_duplicates), or NULL */
 } ts_write;
 /* What a /status write takes from the stored object besides spec, as the
  * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
@@ -865,6 +865,17 @@ json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, cons
 /* Every whole float below v (80.0) made an integer, as sigs.k8s.io/yaml's
  * conversion of YAML to JSON writes it. */
 void ts_json_whole_numbers(json_t *v);
+/* A JSON body's (req's, parsed as *doc) keys that an object has twice,
+ * as sigs.k8s.io/json's strict decoding reports them: *dups is
+ * {"dups": [[path, offset], ...], "keys": {path: offset}}, the paths
+ * ("data.a", "spec.ports[0].port"; at most 100, each once) with the
+ * offset of their second key in the body's order, and the offset of the
+ * first key of every path the body has (to order unknown fields among
+ * them); *doc is replaced by the body with the last value winning (with
+ * merge, as a Go struct takes it: an object merges into the one before).
+ * *dups NULL when there are none or the body is not JSON. 0 or
+ * KR_ENOMEM. */
+int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups);
 /* Fill pre from a body that looks like JSON; no locking needed. */
 void ts_prebody_parse(const ts_request *req, ts_prebody *pre);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);
@@ -1038,7 +1049,10 @@ json_t *ts_read_body(const ts_request *req, ts_response *resp);
  * does not convert to the endpoint's (`converting (v1.ConfigMap) to
  * (core.Pod): unknown conversion`), a 400. */
 int ts_check_builtin_decode(const ts_resource *res, const json_t *obj, ts_response *resp);
-json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind,
+/* Given dups, a JSON body's duplicate keys are taken as kube-apiserver's
+ * strict decoding takes them (ts_body_duplicates): *dups their paths
+ * (new), or NULL when it has none. */
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind, json_t **dups,
                        ts_response *resp);
 int ts_check_wrong_kind(const ts_write *w, const json_t *obj, ts_response *resp);
 bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *resp);

@@ -1279,12 +1279,19 @@ static int check_unstructured_kind(const ts_request *req, const ts_route *rt, co
 /* A custom resource's kind other than its definition's is no decoding
  * error (unstructured decodes any kind) but its validation's: a 422 after
  * the handler's checks, admission and an update's lookup. */
-json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind,
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind, json_t **dups,
                        ts_response *resp)
 {
     json_t *obj = ts_read_body(req, resp);
     if (!obj)
         return NULL;
+    /* a custom resource decodes as a map, where a key's second object
+     * replaces the first; a built-in type's struct takes it into the first */
+    if (dups && ts_body_duplicates(req, !rt->res->crd, &obj, dups) != 0) {
+        json_decref(obj);
+        respond_oom(resp);
+        return NULL;
+    }
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (wrong_kind && rt->res->crd && kind && *kind && strcmp(kind, rt->res->kind) != 0) {
         *wrong_kind = kr_strdup(kind);
@@ -1301,6 +1308,10 @@ json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_k
         if (wrong_kind) {
             kr_free(*wrong_kind);
             *wrong_kind = NULL;
+        }
+        if (dups) {
+            json_decref(*dups);
+            *dups = NULL;
         }
         return NULL;
     }
@@ -1352,8 +1363,10 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     if (ts_write_options(req, resp, TS_OPTS_CREATE, &w.dry_run) != 0)
         return;
     char *wrong_kind = NULL;
-    json_t *obj = ts_read_object(req, rt, &wrong_kind, resp);
+    json_t *dups = NULL;
+    json_t *obj = ts_read_object(req, rt, &wrong_kind, &dups, resp);
     w.wrong_kind = wrong_kind;
+    w.dups = dups;
     if (obj && ts_schema_decode(&w, obj, resp) != 0) {
         json_decref(obj);
         obj = NULL;
@@ -1361,6 +1374,7 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     if (obj)
         ts_commit_create(ts, &w, obj, resp);
     kr_free(wrong_kind);
+    json_decref(dups);
 }
 
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -1370,8 +1384,10 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     if (ts_write_options(req, resp, TS_OPTS_UPDATE, &w.dry_run) != 0)
         return;
     char *wrong_kind = NULL;
-    json_t *obj = ts_read_object(req, rt, &wrong_kind, resp);
+    json_t *dups = NULL;
+    json_t *obj = ts_read_object(req, rt, &wrong_kind, &dups, resp);
     w.wrong_kind = wrong_kind;
+    w.dups = dups;
     ts_obj *cur = NULL;
     json_t *existing = NULL;
     if (!obj || ts_schema_decode(&w, obj, resp) != 0 || ts_check_name(rt, obj, resp) != 0) {
@@ -1387,4 +1403,5 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     json_decref(obj);
     json_decref(existing);
     kr_free(wrong_kind);
+    json_decref(dups);
 }
