@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kr_suite.h"
 #include "kr_test.h"
@@ -14,6 +15,8 @@
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
+
+#define TS_ID_MAX 64
 
 static const char *const alice[] = {"Authorization: Bearer alice-token", NULL};
 
@@ -154,9 +157,80 @@ START_TEST(an_unwritable_audit_log_fails_the_start)
 }
 END_TEST
 
+/* The value of the response header `name` ("" when absent). */
+static void header(const tc_response *r, const char *name, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *p = r->headers; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len > n + 1 && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = (size_t)(p + len - v);
+            while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                vlen--;
+            snprintf(out, size, "%.*s", (int)vlen, v);
+            return;
+        }
+        p += len + (p[len] == '\n');
+    }
+}
+
+static bool is_uuid4(const char *s)
+{
+    if (strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+        return false;
+    for (int i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-'
+                                                      : !strchr("0123456789abcdef", s[i]))
+            return false;
+    return true;
+}
+
+START_TEST(every_answer_carries_its_audit_id)
+{
+    char dir[64], log[128];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-audit"));
+    snprintf(log, sizeof(log), "%s/audit.log", dir);
+    kr_testserver_opts o = {.seed = 1, .audit_log = log};
+    kr_testserver_t *ts = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
+    const char *base = kr_testserver_url(ts);
+    /* a new UUID each, on an answer, an error, a path no one serves and a
+     * watch; the client's own Audit-ID kept */
+    const char *paths[] = {"/api/v1/namespaces/default/configmaps",
+                           "/api/v1/namespaces/default/configmaps/none", "/nowhere",
+                           "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1",
+                           "/api/v1/namespaces"};
+    const char *mine[] = {"Audit-ID: my-own-id", NULL};
+    char ids[5][TS_ID_MAX];
+    for (int i = 0; i < 5; i++) {
+        tc_response r = {0};
+        tc_request(base, "GET", paths[i], NULL, NULL, i == 4 ? mine : NULL, &r);
+        header(&r, "Audit-Id", ids[i], sizeof(ids[i]));
+        ck_assert_msg(i == 4 || is_uuid4(ids[i]), "%s: Audit-Id %s", paths[i], ids[i]);
+        tc_free(&r);
+    }
+    ck_assert_str_eq(ids[4], "my-own-id");
+    ck_assert_str_ne(ids[0], ids[1]);
+    kr_testserver_free(ts);
+    /* the audit log's events name the same IDs */
+    json_t *all = events(dir);
+    ck_assert_uint_eq(json_array_size(all), 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_str_eq(get(json_array_get(all, i), "auditID", NULL), ids[i]);
+    json_decref(all);
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {every_request_is_one_event_with_user_verb_and_object,
-                            an_unwritable_audit_log_fails_the_start, NULL};
+                            an_unwritable_audit_log_fails_the_start,
+                            every_answer_carries_its_audit_id, NULL};
     return kr_test_run_tests("testserver_audit", "audit", NULL, NULL, 0, tests);
 }

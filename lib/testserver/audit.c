@@ -3,9 +3,11 @@
  * level Metadata (user from the token, verb, objectRef, response code,
  * request URI, timestamps). Watches are written when their stream starts
  * (stage ResponseStarted); every other request once answered. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -41,6 +43,26 @@ void ts_audit_close(kr_testserver_t *ts)
     pthread_mutex_destroy(&a->mu);
     kr_free(a);
     ts->audit = NULL;
+}
+
+void ts_audit_id_new(char out[TS_AUDIT_ID_LEN])
+{
+    static atomic_ullong counter;
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        /* no random source: the time and a count, unique all the same */
+        unsigned long long t = (unsigned long long)time(NULL), n = ++counter;
+        for (int i = 0; i < 8; i++) {
+            b[i] = (unsigned char)(t >> (8 * i));
+            b[8 + i] = (unsigned char)(n >> (8 * i));
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, TS_AUDIT_ID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
 }
 
 void ts_audit_now(char out[TS_AUDIT_TIME_LEN])
@@ -188,9 +210,7 @@ void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_respon
     json_t *ref = object_ref(req->path, &watch_path, &named);
     char done[TS_AUDIT_TIME_LEN];
     ts_audit_now(done);
-    ts_lock(ts);
-    char *id = ts_uid_new(ts);
-    ts_unlock(ts);
+    const char *id = resp->audit_id;
     char *uri = request_uri(req);
     json_t *impersonated = NULL;
     json_t *user = user_of(ts, req, &impersonated);
@@ -218,5 +238,4 @@ void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_respon
     json_decref(ev);
     json_decref(ref);
     kr_free(uri);
-    kr_free(id);
 }

@@ -187,6 +187,7 @@ static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_respon
     if (!mr)
         return NULL;
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    MHD_add_response_header(mr, "Audit-Id", r->audit_id);
     MHD_add_response_header(mr, "Cache-Control", "no-cache, private");
     if (r->nosniff)
         MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
@@ -246,6 +247,7 @@ static enum MHD_Result respond(kr_testserver_t *ts, struct MHD_Connection *conn,
         .body = c->body.data,
         .body_len = c->body.len,
         .body_too_large = c->too_large,
+        .audit_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Audit-ID"),
     };
     char cn[256];
     ts_cert_org orgs[TS_MAX_GROUPS];

@@ -232,6 +232,7 @@ typedef struct ts_request {
     size_t nimpersonate_extras;
     bool impersonate_too_many; /* more -Group or -Extra headers than TS_MAX_GROUPS */
     struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
+    const char *audit_id; /* the Audit-ID header, or NULL */
 } ts_request;
 
 /* A JSON body parsed before taking ts->mu, so that the parse does not
@@ -240,6 +241,9 @@ typedef struct ts_request {
 typedef struct ts_prebody {
     json_t *doc; /* new, or NULL */
 } ts_prebody;
+
+/* The longest Audit-ID a client's header may give, with its NUL. */
+#define TS_AUDIT_ID_LEN 128
 
 typedef struct ts_response {
     int status;
@@ -252,6 +256,9 @@ typedef struct ts_response {
     bool nosniff;
     ts_watch *watch; /* when set, the body is this stream */
     char *warnings; /* Warning header texts, one per line (kr_malloc), or NULL */
+    /* the request's audit ID, sent back as its Audit-Id header (ts_handle:
+     * the client's Audit-ID header, else a new UUID); "" until set */
+    char audit_id[TS_AUDIT_ID_LEN];
     /* apiserver_request_total's labels of a routed request but its code
      * (stats.c), set before it is handled; "" for other paths */
     char metric[200];
@@ -1078,6 +1085,10 @@ typedef struct ts_audit ts_audit;
 /* Open `path` for appending as ts->audit. Errors: KR_EIO, KR_ENOMEM. */
 int ts_audit_open(kr_testserver_t *ts, const char *path, kr_error_t *err);
 void ts_audit_close(kr_testserver_t *ts);
+/* A new random UUID (version 4) as kube-apiserver gives each request
+ * without an Audit-ID header, from the system's random source (not the
+ * seeded one the objects' uids come from). */
+void ts_audit_id_new(char out[TS_AUDIT_ID_LEN]);
 /* Now in RFC 3339 with microseconds, as audit timestamps are written. */
 void ts_audit_now(char out[TS_AUDIT_TIME_LEN]);
 /* Append the Event of an answered request (no-op without an audit log).
