@@ -1540,6 +1540,51 @@ static void patch(const char *path, const char *type, const char *body, tc_respo
     tc_request(U, "PATCH", path, type, body, NULL, r);
 }
 
+/* A JSON merge patch that is no object: kube-apiserver unmarshals it into
+ * a map first under Warn (the default) and Strict, then json-patch's
+ * MergePatch takes no null, and under Ignore no scalar either. */
+START_TEST(merge_patches_that_are_no_object_are_refused_as_the_apiserver_does)
+{
+    static const char cm[] = "/api/v1/namespaces/default/configmaps/mp";
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"mp\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    static const struct {
+        const char *body, *type;
+    } cases[] = {{"5", "number"}, {"\"x\"", "string"}, {"true", "bool"}, {"[1]", "array"}};
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char want[160];
+        snprintf(want, sizeof(want),
+                 "error decoding patch: json: cannot unmarshal %s into Go value of type "
+                 "map[string]interface {}",
+                 cases[i].type);
+        patch(cm, "application/merge-patch+json", cases[i].body, &r);
+        assert_status(&r, 400, "BadRequest", want);
+        tc_free(&r);
+        char path[128];
+        snprintf(path, sizeof(path), "%s?fieldValidation=Strict", cm);
+        patch(path, "application/merge-patch+json", cases[i].body, &r);
+        assert_status(&r, 400, "BadRequest", want);
+        tc_free(&r);
+    }
+    static const char *const bad[] = {"null", "null?fieldValidation=Strict",
+                                      "null?fieldValidation=Ignore", "7?fieldValidation=Ignore",
+                                      "\"x\"?fieldValidation=Ignore"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        const char *q = strchr(bad[i], '?');
+        size_t n = q ? (size_t)(q - bad[i]) : strlen(bad[i]);
+        char body[16], path[128];
+        snprintf(body, sizeof(body), "%.*s", (int)n, bad[i]);
+        snprintf(path, sizeof(path), "%s%s", cm, q ? q : "");
+        patch(path, "application/merge-patch+json", body, &r);
+        assert_status(&r, 400, "BadRequest", "Invalid JSON Patch");
+        tc_free(&r);
+    }
+}
+END_TEST
+
 /* A JSON patch is applied as kube-apiserver applies it (evanphx/json-patch
  * v4, checked with kubectl 1.32): a replace of an absent member sets it, a
  * negative index counts from the end; an operation that is no object is a
@@ -7929,6 +7974,7 @@ int main(void)
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,
+                            merge_patches_that_are_no_object_are_refused_as_the_apiserver_does,
                             secret_string_data_is_merged_into_data,
                             pods_get_requests_from_limits_and_ephemeral_containers,
                             volumes_policies_limits_and_nodes_get_their_defaults,

@@ -32,8 +32,8 @@ static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response
     /* a JSON or strategic merge patch is unmarshalled into a Go slice or
      * map: any JSON value decodes, null as nothing to do */
     bool any = f == KR_PATCH_JSON || f == KR_PATCH_STRATEGIC;
-    json_t *doc = ts_decode_body(req, any ? JSON_DECODE_ANY : 0, f == KR_PATCH_APPLY,
-                                 "error decoding patch", resp);
+    json_t *doc = ts_decode_body(req, any || f == KR_PATCH_MERGE ? JSON_DECODE_ANY : 0,
+                                 f == KR_PATCH_APPLY, "error decoding patch", resp);
     if (!doc)
         return NULL;
     if (any && json_is_null(doc)) {
@@ -63,6 +63,30 @@ static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response
         json_decref(doc);
         ts_respond_bad_request(
             resp, "json: cannot unmarshal %s into Go value of type jsonpatch.Patch", type);
+        return NULL;
+    }
+    if (!shape_ok && f == KR_PATCH_MERGE && !json_is_null(doc) &&
+        (ts_field_validation_of(req) != TS_FV_IGNORE || !json_is_array(doc))) {
+        /* Warn and Strict unmarshal the patch into a map first; under
+         * Ignore json-patch's MergePatch takes no scalar */
+        const char *type = json_is_array(doc)    ? "array"
+                           : json_is_string(doc) ? "string"
+                           : json_is_number(doc) ? "number"
+                                                 : "bool";
+        json_decref(doc);
+        if (ts_field_validation_of(req) == TS_FV_IGNORE)
+            ts_respond_bad_request(resp, "Invalid JSON Patch");
+        else
+            ts_respond_bad_request(resp,
+                                   "error decoding patch: json: cannot unmarshal %s into Go value "
+                                   "of type map[string]interface {}",
+                                   type);
+        return NULL;
+    }
+    if (!shape_ok && f == KR_PATCH_MERGE && json_is_null(doc)) {
+        /* json-patch's MergePatch: a null patch is ErrBadJSONPatch */
+        json_decref(doc);
+        ts_respond_bad_request(resp, "Invalid JSON Patch");
         return NULL;
     }
     if (!shape_ok) {
