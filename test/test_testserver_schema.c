@@ -1117,6 +1117,44 @@ static json_t *create_ok(const char *path, const char *ctype, const char *body)
     return obj;
 }
 
+/* An integer beyond int64 is a float64 to encoding/json: a Go integer
+ * field refuses it, naming it as kubectl sends it again (it reads a
+ * manifest's 99999999999999999999 as 1e20 and writes
+ * 100000000000000000000); a custom resource keeps it as a float. */
+START_TEST(integers_beyond_int64_are_read_as_go_reads_them)
+{
+    expect_refused("POST", CMS, "application/json",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"g\","
+                   "\"generation\":100000000000000000000}}",
+                   400,
+                   CM_400 "json: cannot unmarshal number 100000000000000000000 into Go struct "
+                          "field ObjectMeta.metadata.generation of type int64");
+    expect_refused("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
+                   "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+                   "\"d\"},\"spec\":{\"replicas\":-100000000000000000000}}",
+                   400,
+                   "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot "
+                   "unmarshal number -100000000000000000000 into Go struct field "
+                   "DeploymentSpec.spec.replicas of type int32");
+    /* in a string it is text; in a field free to hold anything, a float */
+    json_t *cm = create_ok(CMS, "application/json",
+                           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                           "\"big\"},\"data\":{\"k\":\"99999999999999999999 \\\" 1\"}}");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cm, "data"), "k")),
+                     "99999999999999999999 \" 1");
+    json_decref(cm);
+    json_t *w = create_ok(WIDGETS, "application/json",
+                          "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                          "{\"name\":\"big\"},\"spec\":{\"image\":\"web\",\"extra\":{\"n\":"
+                          "99999999999999999999,\"m\":[-99999999999999999999]}}}");
+    json_t *extra = json_object_get(json_object_get(w, "spec"), "extra");
+    ck_assert(json_is_real(json_object_get(extra, "n")));
+    ck_assert(json_real_value(json_object_get(extra, "n")) == 1e20);
+    ck_assert(json_real_value(json_array_get(json_object_get(extra, "m"), 0)) == -1e20);
+    json_decref(w);
+}
+END_TEST
+
 /* A Pod whose one container has `ports` as its ports' JSON text. */
 static void expect_pod_refused(const char *ports, const char *want)
 {
@@ -1834,6 +1872,7 @@ int main(void)
                             new_finalizers_without_a_path_are_warned_about,
                             selectable_fields_name_scalar_fields_of_the_schema,
                             duplicate_keys_are_taken_as_field_validation_asks,
+                            integers_beyond_int64_are_read_as_go_reads_them,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

@@ -2,7 +2,9 @@
  * unknown formats), JSON, YAML and Kubernetes protobuf decoding with the
  * apiserver's 400 messages, and the kind/apiVersion/name/namespace
  * agreement between body and URL. Callers hold ts->mu. */
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -83,6 +85,57 @@ void ts_json_whole_numbers(json_t *v)
     }
 }
 
+/* JSON text as encoding/json reads it into an interface{} (a map, the
+ * converter's input): an integer beyond int64, which jansson refuses
+ * ("too big integer"), is a float64. Such literals are read as floats, as
+ * if written with ".0"; other errors as jansson reports them. */
+json_t *ts_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    json_error_t own = {0};
+    json_error_t *e = err ? err : &own;
+    json_t *doc = json_loadb(text, len, flags, e);
+    if (doc || strncmp(e->text, "too big", 7) != 0)
+        return doc;
+    kr_buf b = {0};
+    bool in_string = false;
+    for (size_t i = 0; i < len;) {
+        char c = text[i];
+        if (in_string || c == '"') {
+            if (in_string && c == '\\' && i + 1 < len) {
+                kr_buf_append(&b, text + i, 2);
+                i += 2;
+                continue;
+            }
+            in_string = c == '"' ? !in_string : in_string;
+            kr_buf_append(&b, &c, 1);
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            kr_buf_append(&b, &c, 1);
+            i++;
+            continue;
+        }
+        size_t end = i + 1;
+        bool whole = true;
+        while (end < len && strchr("0123456789.eE+-", text[end]) && text[end]) {
+            whole = whole && !strchr(".eE", text[end]);
+            end++;
+        }
+        kr_buf_append(&b, text + i, end - i);
+        if (whole) {
+            errno = 0;
+            (void)strtoll(text + i, NULL, 10);
+            if (errno == ERANGE)
+                kr_buf_append_str(&b, ".0");
+        }
+        i = end;
+    }
+    doc = b.data ? json_loadb(b.data, b.len, flags, e) : NULL;
+    kr_buf_free(&b);
+    return doc;
+}
+
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp)
 {
@@ -93,7 +146,7 @@ json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, cons
         doc = req->pre->doc;
         req->pre->doc = NULL;
     } else {
-        doc = json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
+        doc = ts_json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
     }
     if (!doc && yaml) {
         kr_error_t err = {0};
@@ -458,7 +511,7 @@ static json_t *dup_scalar(dup_walk *d)
         while (d->i < d->n && d->s[d->i] && !strchr(",]} \t\r\n", d->s[d->i]))
             d->i++;
     }
-    json_t *v = json_loadb(d->s + start, d->i - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *v = ts_json_loadb(d->s + start, d->i - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (!v)
         d->oom = true;
     return v;

@@ -240,11 +240,13 @@ static const char *const json_kinds[] = {
 };
 
 /* A number as its JSON text most likely read (the text itself is gone):
- * 80.0 for a whole float, else as encoding/json writes it. */
+ * 80.0 for a whole float within int64, else as encoding/json writes it
+ * (an integer beyond int64, read as a float, as kubectl sends it again:
+ * 100000000000000000000). */
 static void number_literal(kr_buf *b, const json_t *v)
 {
     double d = json_number_value(v);
-    if (json_is_real(v) && d == floor(d) && fabs(d) < 1e21)
+    if (json_is_real(v) && d == floor(d) && fabs(d) < 9223372036854775808.0)
         kr_buf_printf(b, "%.1f", d);
     else
         ts_json_number(b, v);

@@ -869,6 +869,9 @@ json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
  * whole floats are integers (ts_json_whole_numbers). */
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp);
+/* json_loadb, but an integer literal beyond int64 (which jansson refuses)
+ * is read as a float, as encoding/json reads it into an interface{}. */
+json_t *ts_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* Every whole float below v (80.0) made an integer, as sigs.k8s.io/yaml's
  * conversion of YAML to JSON writes it. */
 void ts_json_whole_numbers(json_t *v);
