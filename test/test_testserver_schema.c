@@ -1155,6 +1155,47 @@ START_TEST(integers_beyond_int64_are_read_as_go_reads_them)
 }
 END_TEST
 
+START_TEST(patches_with_duplicate_keys_are_reported_as_field_validation_asks)
+{
+    /* a merge or strategic merge patch is unmarshalled strictly into a map
+     * first: its duplicates (the last value winning) before the patched
+     * object's unknown fields */
+    json_t *cm = create_ok(CMS, "application/json",
+                           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                           "\"pd\"}}");
+    json_decref(cm);
+    tc_response r;
+    request("PATCH", CMS "/pd", "application/merge-patch+json",
+            "{\"data\":{\"a\":\"1\",\"a\":\"2\"},\"bogus\":1}", &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"duplicate field \\\"data.a\\\"\"\n"
+                                 "299 - \"unknown field \\\"bogus\\\"\"\n");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "a")), "2");
+    tc_free(&r);
+    request("PATCH", CMS "/pd?fieldValidation=Strict", "application/strategic-merge-patch+json",
+            "{\"data\":{\"b\":\"1\",\"b\":\"2\"},\"bogus\":1}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(message(&r), " \"\" is invalid: patch: Invalid value: \"map[bogus:1 "
+                                  "data:map[b:2]]\": strict decoding error: duplicate field "
+                                  "\"data.b\", unknown field \"bogus\"");
+    tc_free(&r);
+    request("PATCH", CMS "/pd?fieldValidation=Strict", "application/merge-patch+json",
+            "{\"data\":{\"b\":\"1\",\"b\":\"2\"}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    static const char tail[] = "\": strict decoding error: duplicate field \"data.b\"";
+    size_t n = strlen(message(&r));
+    ck_assert_msg(n > strlen(tail) && strcmp(message(&r) + n - strlen(tail), tail) == 0, "%s",
+                  message(&r));
+    tc_free(&r);
+    request("PATCH", CMS "/pd?fieldValidation=Ignore", "application/merge-patch+json",
+            "{\"data\":{\"b\":\"1\",\"b\":\"2\"}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.warnings, "");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "b")), "2");
+    tc_free(&r);
+}
+END_TEST
+
 /* A Pod whose one container has `ports` as its ports' JSON text. */
 static void expect_pod_refused(const char *ports, const char *want)
 {
@@ -1873,6 +1914,7 @@ int main(void)
                             selectable_fields_name_scalar_fields_of_the_schema,
                             duplicate_keys_are_taken_as_field_validation_asks,
                             integers_beyond_int64_are_read_as_go_reads_them,
+                            patches_with_duplicate_keys_are_reported_as_field_validation_asks,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

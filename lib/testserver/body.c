@@ -610,7 +610,7 @@ static json_t *dup_value(dup_walk *d)
 int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups)
 {
     *dups = NULL;
-    if (!ts_content_is_json(req) || !req->body)
+    if (!req->body || ts_content_is_yaml(req) || ts_content_is_protobuf(req))
         return 0;
     dup_walk d = {.s = req->body,
                   .n = req->body_len,

@@ -1973,15 +1973,16 @@ static int cmp_strict_err(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-/* The strict decoding errors of a write, as a new array of texts: a POST's
- * or PUT's duplicate keys (`duplicate field "data.a"`) and the unknown
+/* The strict decoding errors of a write, as a new array of texts: the
+ * body's duplicate keys (`duplicate field "data.a"`) and the unknown
  * fields (`unknown field "spec.x"`). A built-in type's decoder meets them
  * in the body's order, and skips a field the type lacks, so the keys twice
  * inside it; a custom resource's decoder reports the duplicates, its
  * pruning then the unknown fields. */
 static json_t *strict_errors(const ts_write *w, const json_t *unknown)
 {
-    bool builtin = !w->rt->res->crd;
+    /* a patch's duplicates are met unmarshalling it into a map, first */
+    bool builtin = !w->rt->res->crd && strcmp(w->req->method, "PATCH") != 0;
     const json_t *dups = json_object_get(w->dups, "dups");
     const json_t *keys = json_object_get(w->dups, "keys");
     size_t n = json_array_size(dups) + json_array_size(unknown), k = 0;

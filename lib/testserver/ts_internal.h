@@ -662,7 +662,9 @@ typedef struct ts_write {
     const json_t *managed; /* server-side apply: the managedFields it computed */
     bool no_body; /* loading: status only, skip serialising the object */
     const char *wrong_kind; /* a custom resource's body of another kind: its validation's 422 */
-    const json_t *dups; /* a POST's or PUT's duplicate keys (ts_body_duplicates), or NULL */
+    /* the body's duplicate keys (ts_body_duplicates): a POST's or PUT's, a
+     * merge patch's; or NULL */
+    const json_t *dups;
 } ts_write;
 /* What a /status write takes from the stored object besides spec, as the
  * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
@@ -883,7 +885,7 @@ void ts_json_whole_numbers(json_t *v);
  * first key of every path the body has (to order unknown fields among
  * them); *doc is replaced by the body with the last value winning (with
  * merge, as a Go struct takes it: an object merges into the one before).
- * *dups NULL when there are none or the body is not JSON. 0 or
+ * *dups NULL when there are none or the body is YAML or protobuf. 0 or
  * KR_ENOMEM. */
 int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups);
 /* Fill pre from a body that looks like JSON; no locking needed. */

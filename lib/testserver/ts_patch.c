@@ -276,6 +276,18 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     json_t *patch = parse_patch(req, f, resp);
     if (!patch)
         return;
+    /* Warn and Strict unmarshal a merge or strategic merge patch into a
+     * map strictly first: its keys twice are strict decoding errors (the
+     * last value winning), listed before the patched object's */
+    json_t *dups = NULL;
+    if ((f == KR_PATCH_MERGE || f == KR_PATCH_STRATEGIC) &&
+        ts_field_validation_of(req) != TS_FV_IGNORE &&
+        ts_body_duplicates(req, false, &patch, &dups) != 0) {
+        json_decref(patch);
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return;
+    }
+    w.dups = dups;
     if (f == KR_PATCH_STRATEGIC)
         w.patch = patch;
     if (f == KR_PATCH_APPLY) {
@@ -284,12 +296,14 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         if (check_apply_version(rt->res, patch, resp) != 0 ||
             ts_schema_check_apply(&w, patch, resp) != 0) {
             json_decref(patch);
+            json_decref(dups);
             return;
         }
     }
     if (f == KR_PATCH_APPLY &&
         json_object_get(json_object_get(patch, "metadata"), "managedFields")) {
         json_decref(patch);
+        json_decref(dups);
         ts_respond_bad_request(resp, "metadata.managedFields must be nil");
         return;
     }
@@ -300,12 +314,14 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     }
     if (!cur) {
         json_decref(patch);
+        json_decref(dups);
         ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
     json_t *existing = ts_as_served(rt->res, cur->obj);
     if (!existing) {
         json_decref(patch);
+        json_decref(dups);
         ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         return;
     }
@@ -323,6 +339,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         json_decref(out);
     json_decref(managed);
     json_decref(patch); /* after the commit: w.applied points into it */
+    json_decref(dups);
     json_decref(existing);
 }
 
