@@ -1196,6 +1196,41 @@ START_TEST(patches_with_duplicate_keys_are_reported_as_field_validation_asks)
 }
 END_TEST
 
+/* Strict decoding errors are the decoder's: a 400 before anything looks
+ * at the object, so before an existing name's 409 or a missing one's 404
+ * (kubectl create -f and replace -f send fieldValidation=Strict). */
+START_TEST(strict_decoding_errors_come_before_the_store_is_looked_at)
+{
+    json_t *cm = create_ok(CMS, "application/json",
+                           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                           "\"st\"}}");
+    json_decref(cm);
+    static const char body[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+        "\"%s\"},\"data\":{\"a\":\"1\",\"a\":\"2\"},\"bogus\":1}";
+    static const char want[] = CM_400 "strict decoding error: duplicate field \"data.a\", unknown "
+                                      "field \"bogus\"";
+    char *existing = kr_asprintf(body, "st"), *missing = kr_asprintf(body, "none");
+    expect_refused("POST", CMS "?fieldValidation=Strict", "application/json", existing, 400, want);
+    expect_refused("PUT", CMS "/none?fieldValidation=Strict", "application/json", missing, 400,
+                   want);
+    /* a custom resource the same */
+    expect_refused("PUT", WIDGETS "/none?fieldValidation=Strict", "application/json",
+                   "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+                   "\"none\"},\"spec\":{\"image\":\"web\",\"nope\":1}}",
+                   400,
+                   "Widget in version \"v1\" cannot be handled as a Widget: strict decoding "
+                   "error: unknown field \"spec.nope\"");
+    /* without Strict, the store's answers */
+    expect_refused("POST", CMS, "application/json", existing, 409,
+                   "configmaps \"st\" already exists");
+    expect_refused("PUT", CMS "/none", "application/json", missing, 404,
+                   "configmaps \"none\" not found");
+    kr_free(existing);
+    kr_free(missing);
+}
+END_TEST
+
 /* A Pod whose one container has `ports` as its ports' JSON text. */
 static void expect_pod_refused(const char *ports, const char *want)
 {
@@ -1915,6 +1950,7 @@ int main(void)
                             duplicate_keys_are_taken_as_field_validation_asks,
                             integers_beyond_int64_are_read_as_go_reads_them,
                             patches_with_duplicate_keys_are_reported_as_field_validation_asks,
+                            strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

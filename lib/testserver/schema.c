@@ -2143,6 +2143,33 @@ static void warn_strict(const json_t *errs, ts_response *resp)
     json_array_foreach(errs, i, p) ts_response_warn(resp, json_string_value(p));
 }
 
+int ts_schema_strict(const ts_write *w, const json_t *obj, ts_response *resp)
+{
+    if (ts_field_validation_of(w->req) != TS_FV_STRICT)
+        return 0;
+    json_t *copy = json_deep_copy(obj);
+    sc_walk walk = {.unknown = json_array()};
+    json_t *errs = NULL;
+    int rc = 0;
+    if (!copy || !walk.unknown) {
+        rc = KR_ENOMEM;
+    } else {
+        prune_unknown(w->rt->res, copy, true, &walk);
+        errs = walk.oom ? NULL : strict_errors(w, walk.unknown);
+        if (!errs)
+            rc = KR_ENOMEM;
+        else if (json_array_size(errs) > 0)
+            rc = respond_strict(w, NULL, errs, resp);
+    }
+    json_decref(errs);
+    json_decref(copy);
+    json_decref(walk.unknown);
+    kr_buf_free(&walk.path);
+    if (rc == KR_ENOMEM)
+        respond_oom(resp);
+    return rc;
+}
+
 int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;

@@ -784,6 +784,11 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
  * <Kind>") or, for a patch, a 422 on the field "patch"; KR_ENOMEM. Custom
  * resources pass: their schema is checked at admission. */
 int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
+/* A POST's or PUT's body under fieldValidation=Strict: its strict decoding
+ * errors (duplicate keys, unknown fields) are the decoder's 400, answered
+ * before anything looks at the object (an existing name, a missing one).
+ * 0, or non-zero with resp filled. */
+int ts_schema_strict(const ts_write *w, const json_t *obj, ts_response *resp);
 /* Whether `s` is of strfmt's format `format` (its name without dashes),
  * for email, hostname, uri, mac, duration, uuid, uuid3, uuid4 and uuid5
  * (strfmt.c): 1 or 0; -1 for another format. */
