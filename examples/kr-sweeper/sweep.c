@@ -194,6 +194,11 @@ static void look_again(const sweep_opts *o, sweep_candidate *c, bool conflict)
      * doing: one gone or made anew was someone else's */
     bool gone = conflict ? deleting : rc == KR_ENOTFOUND || (rc == 0 && !ours) || deleting;
     json_decref(cur);
+    if (rc != 0 && rc != KR_ENOTFOUND) /* a 403 here is RBAC without get */
+        kr_log(o->logger, KR_LOG_WARN, "sweeper",
+               "cannot look at %s %s/%s in %s after its delete was answered %s: %s", c->kind,
+               c->namespace_, c->name, c->cluster, conflict ? "with a conflict" : "with no outcome",
+               e.message);
     if (!gone)
         return;
     kr_log(o->logger, KR_LOG_INFO, "sweeper",
