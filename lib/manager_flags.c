@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "manager_internal.h"
@@ -405,11 +406,18 @@ static int parse_cluster(struct parser *p, const char *value)
         return bad_value(p, "--", "cluster", value, "no kubeconfig file");
     if (colon && colon[1] == '\0')
         return bad_value(p, "--", "cluster", value, "empty context after ':'");
+    /* names that differ in case alone are one name given twice: a reader
+     * of keys, logs and placements would take them for one cluster */
     for (size_t i = 0; i < cfg->n_clusters; i++)
         if (strlen(cfg->clusters[i].name) == name_len &&
-            memcmp(cfg->clusters[i].name, value, name_len) == 0)
-            return kr_error_set(p->err, KR_EINVAL, "cluster \"%.*s\" given twice", (int)name_len,
-                                value);
+            strncasecmp(cfg->clusters[i].name, value, name_len) == 0) {
+            if (memcmp(cfg->clusters[i].name, value, name_len) == 0)
+                return kr_error_set(p->err, KR_EINVAL, "cluster \"%.*s\" given twice",
+                                    (int)name_len, value);
+            return kr_error_set(p->err, KR_EINVAL,
+                                "cluster \"%.*s\" given twice: \"%s\" differs in case alone",
+                                (int)name_len, value, cfg->clusters[i].name);
+        }
     kr_manager_cluster_arg *grown =
         kr_realloc(cfg->clusters, (cfg->n_clusters + 1) * sizeof(*grown));
     if (!grown)

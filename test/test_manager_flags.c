@@ -392,6 +392,8 @@ START_TEST(bad_flags_give_one_clear_line)
                  "--cluster", "dc1=/k:", NULL);
     expect_error("cluster \"dc1\" given twice", "--cluster", "dc1=/a", "--cluster", "dc1=/b:c",
                  NULL);
+    expect_error("cluster \"DC1\" given twice: \"dc1\" differs in case alone", "--cluster",
+                 "dc1=/a", "--cluster", "DC1=/a", NULL);
     expect_error("invalid argument \"fast\" for \"--kube-api-qps\" flag: want a number of "
                  "requests per second (-1: no limit)",
                  "--kube-api-qps", "fast", NULL);
