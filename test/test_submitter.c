@@ -1094,6 +1094,69 @@ START_TEST(a_create_the_cache_has_not_observed_is_not_verified)
 }
 END_TEST
 
+/* A cluster made anew (or restored from a backup) answers with
+ * resourceVersions below those its old incarnation gave, which a cache
+ * still holds until it lists again: a create there is verified only once
+ * the cache holds the copy, never because the cache's last resourceVersion
+ * is past the create's. Here dc1's cache is stopped before its server is
+ * made anew, so it lists the new one only once it is started again. */
+START_TEST(a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache)
+{
+    env_up();
+    /* the old incarnation's resourceVersions well past the new one's */
+    for (int i = 0; i < 40; i++) {
+        char ns[128];
+        snprintf(
+            ns, sizeof(ns),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"old-%d\"}}", i);
+        ck_assert_int_eq(kr_testserver_load(E.dc_ts[0], ns, strlen(ns), NULL), 0);
+    }
+    unsigned long long old_rv = kr_testserver_resource_version(E.dc_ts[0]);
+    char want[32];
+    snprintf(want, sizeof(want), "%llu", old_rv);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(E.copies[0], want, WAIT_MS, NULL), 0);
+    kr_informer_stop(E.copies[0]);
+    unsigned short port = kr_testserver_port(E.dc_ts[0]);
+    kr_testserver_free(E.dc_ts[0]);
+    kr_testserver_opts so = {.seed = env_seed + 2, .bookmark_interval_ms = 100, .port = port};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&so, &E.dc_ts[0], &err) == 0, "%s", err.message);
+    ck_assert_uint_lt(kr_testserver_resource_version(E.dc_ts[0]), old_rv);
+    /* a client of the new server (the old one's config named the old) */
+    kr_client_t *old_client = E.dc[0];
+    E.dc_cfg[0].server = (char *)kr_testserver_url(E.dc_ts[0]);
+    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
+    ck_assert_msg(kr_client_new(E.rt, &E.dc_cfg[0], &co, &E.dc[0], &err) == 0, "%s", err.message);
+    E.clusters[0].client = E.dc[0];
+
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("anew", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("anew", SUB_PHASE_DISPATCHED, false));
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "anew", &after, NULL);
+    }
+    json_t *o = NULL, *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "anew-1", &job, NULL), 0);
+    ck_assert_uint_lt(strtoull(sub_str(job, "metadata.resourceVersion"), NULL, 10), old_rv);
+    json_decref(job);
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "anew", &o, NULL), 0);
+    ck_assert_msg(!json_is_true(json_object_get(json_object_get(o, "status"), "verified")),
+                  "verified by a cache that never held the copy");
+    json_decref(o);
+    pthread_mutex_lock(&E.mu);
+    for (size_t i = 0; i < E.n_events; i++)
+        ck_assert_msg(strncmp(E.events[i], "VERIFIED", 8) != 0, "%s", E.events[i]);
+    pthread_mutex_unlock(&E.mu);
+    /* a cache of the new cluster holds it: verified */
+    copies_restart(0);
+    kr_client_free(old_client);
+    ck_assert(reconcile_until("anew", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
 /* A copy's name taken by an object that is not ours (no source uid of
  * this Runnable) is never adopted: the Runnable fails with NameTaken and
  * the object stays as it was. */
@@ -5921,6 +5984,7 @@ int main(void)
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
+    tcase_add_test(tc, a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache);
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
     tcase_add_test(tc, a_runnables_generate_name_names_it);

@@ -1063,6 +1063,33 @@ static bool ours(const json_t *obj, const json_t *copy)
     return strcmp(sub_label(copy, SUB_LABEL_SOURCE_UID), sub_str(obj, "metadata.uid")) == 0;
 }
 
+/* Whether the cache has observed the copy of `attempt` whose create
+ * returned `rv`: past it, and holding the copy. A cluster made anew
+ * (or restored from a backup) answers with resourceVersions below those
+ * its old incarnation gave, which a cache holds until it lists again, so
+ * the resourceVersion alone would verify a create the cache never saw. A
+ * copy verified before (followed again) was held then: past its
+ * resourceVersion the cache has observed it anew, and its absence is the
+ * follow's to judge. *past: the cache is past `rv` (the copy's event, not
+ * the resourceVersion, is then what wakes the Runnable). */
+static bool copy_observed(const json_t *obj, json_int_t attempt, kr_informer_t *inf, const char *rv,
+                          bool *past)
+{
+    *past = kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0;
+    if (!*past)
+        return false;
+    json_t *a = attempt_entry(json_object_get((json_t *)obj, "status"), attempt);
+    if (json_is_true(json_object_get(a, "verified")))
+        return true;
+    char name[SUB_COPY_NAME_LEN];
+    copy_name(obj, attempt, name, sizeof(name));
+    json_t *copy =
+        kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
+    bool held = copy && ours(obj, copy);
+    json_decref(copy);
+    return held;
+}
+
 /* GET the object named as the copy of `attempt` in cluster idx, ours or
  * not (a probe: updates health). 0 (*found new), KR_ENOTFOUND, or the
  * failure. */
@@ -1506,14 +1533,15 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
 {
     kr_resource_info info;
     kr_informer_t *inf = NULL;
+    bool past = false;
     bool observed = copy_resource(s, idx, obj, attempt, &info, NULL) == 0 &&
                     copy_informer(s, idx, &info, &inf, NULL) == 0 &&
-                    kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0;
+                    copy_observed(obj, attempt, inf, rv, &past);
     uint64_t wait = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
     uint64_t now = now_ms(s), waited = now > at_ms ? now - at_ms : 0;
     if (!observed && inf && s->wake && waited < wait) {
         created_put(s, obj, attempt, rv, at_ms);
-        if (fresh)
+        if (fresh && !past)
             wake_when_observed(s, inf, obj, rv);
         *after = wait - waited;
         return KR_RECONCILE_REQUEUE_AFTER;
@@ -1954,7 +1982,7 @@ static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *o
     }
 }
 
-/* Not verified yet: has the cluster's informer observed the create's RV?
+/* Not verified yet: has the cluster's informer observed the create?
  * Never blocks: the informer wakes the key when it does; meanwhile a quiet
  * cluster is probed now and then, and one that does not answer past
  * --failover-after loses the attempt. */
@@ -1962,7 +1990,8 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
                                   uint64_t *after, kr_error_t *err)
 {
     const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
-    if (kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0) {
+    bool past = false;
+    if (copy_observed(obj, sub_int(obj, "status.attempt"), inf, rv, &past)) {
         json_t *status;
         json_t *copy = edit(obj, &status);
         /* A copy is VERIFIED once in the books: one followed again (the
@@ -1987,7 +2016,8 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     if (!probe_claim(s, idx)) {
         if (health_since(s, idx)) /* another reconcile found it failing */
             return unreachable(s, obj, idx, false, false, after, err);
-        wake_when_observed(s, inf, obj, rv);
+        if (!past)
+            wake_when_observed(s, inf, obj, rv);
         *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
         return KR_RECONCILE_REQUEUE_AFTER;
     }
@@ -1995,7 +2025,8 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     int rc = probe_copy(s, idx, obj, sub_int(obj, "status.attempt"), &copy);
     json_decref(copy);
     if (rc == 0) {
-        wake_when_observed(s, inf, obj, rv);
+        if (!past)
+            wake_when_observed(s, inf, obj, rv);
         *after = RETRY_MS; /* the cache lags; the copy is there */
         return KR_RECONCILE_REQUEUE_AFTER;
     }
