@@ -4200,6 +4200,27 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
     ck_assert_msg(strstr(sub_str(answer.body, "error"), "are not the body's spec.clusters"), "%s",
                   sub_str(answer.body, "error"));
     json_decref(answer.body);
+    /* a list with an empty name in it is no list of clusters: not "every
+     * cluster", nor the names around the gap */
+    const char *gaps[] = {",", "dc1,", ",dc2", "dc2,,dc1"};
+    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
+        api_request gap = {.method = "POST",
+                           .path = "/api/v1/runnables",
+                           .authorization = "Bearer tok-alice",
+                           .body = job_runnable("gap", 0, ""),
+                           .body_len = strlen(job_runnable("gap", 0, "")),
+                           .q_clusters = gaps[i]};
+        answer = (api_response){0};
+        api_handle(&E.api, &gap, &answer);
+        ck_assert_msg(answer.status == 422 &&
+                          strstr(sub_str(answer.body, "error"), "names an empty cluster"),
+                      "%s: %d %s", gaps[i], answer.status, sub_str(answer.body, "error"));
+        json_decref(answer.body);
+        json_t *none = cached("gap");
+        ck_assert_ptr_null(none);
+        ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "gap", NULL, NULL),
+                         KR_ENOTFOUND);
+    }
     /* the same, in the same order: taken (and the template, no Job a
      * cluster would run, is what is refused then) */
     other.q_clusters = "dc2,dc1";
@@ -4993,6 +5014,9 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *empty_clusters[] = {"submit", "-f", p.job, "--clusters=", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", empty_clusters, out, sizeof(out)), 2);
     ck_assert_msg(strstr(out, "--clusters is empty"), "%s", out);
+    const char *gap_clusters[] = {"submit", "-f", p.job, "--clusters", "dc1,", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", gap_clusters, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--clusters \"dc1,\" names an empty cluster"), "%s", out);
     /* a query is never cut: two long keys that differ only at their end
      * give two runnables, the same one again gives the first */
     static char key_a[3100], key_b[3100];

@@ -749,6 +749,11 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
         rc = kr_error_set(&err, KR_EINVAL,
                           "--clusters is empty: name at least one, or leave the flag out for "
                           "every cluster");
+    if (rc == 0 && o->clusters && submission_clusters_gap(o->clusters))
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--clusters \"%s\" names an empty cluster: name each one, "
+                          "comma-separated",
+                          o->clusters);
     if (rc == 0 && o->uid && !*o->uid)
         rc = kr_error_set(&err, KR_EINVAL, "--uid is empty: give a uid, or leave the flag out");
     if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0 &&

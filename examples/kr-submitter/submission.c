@@ -61,9 +61,21 @@ static bool configured(const submission_opts *o, const char *name)
     return false;
 }
 
+bool submission_clusters_gap(const char *list)
+{
+    size_t n = strlen(list);
+    return n > 0 && (list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"));
+}
+
 /* spec.clusters from "a,b" (the request) or the body's; each configured. */
 static int pick_clusters(const submission_opts *o, json_t *spec, kr_error_t *err)
 {
+    /* an empty name would be dropped: "," would read as every cluster */
+    if (o->clusters_arg && submission_clusters_gap(o->clusters_arg))
+        return sub_fail(err, 422, KR_EINVALIDOBJ,
+                        "clusters \"%.200s\" names an empty cluster: name each one, "
+                        "comma-separated",
+                        o->clusters_arg);
     if (o->clusters_arg && *o->clusters_arg) {
         json_t *list = json_array();
         const char *p = o->clusters_arg;

@@ -192,6 +192,10 @@ typedef struct submission_opts {
 int submission_build(const char *body, size_t len, const submission_opts *opts, json_t **out,
                      kr_error_t *err);
 
+/* Whether a comma-separated list of clusters (a query's, --clusters)
+ * names an empty one: a comma first, last or twice. */
+bool submission_clusters_gap(const char *list);
+
 /* The checks submission_build makes, of a Runnable created on the hub
  * directly (kubectl): its template (a manifest with kind, apiVersion and
  * name, of the runnable's namespace, a kind every target cluster that
