@@ -3532,6 +3532,60 @@ START_TEST(cancel_deletes_the_copy)
 }
 END_TEST
 
+/* A replica started without one of the clusters (a --cluster left out)
+ * does not know where a runnable placed there runs: it neither fails it
+ * (its copy would run on, the runnable ended) nor, once it is deleted on
+ * the hub, lets it go without deleting the copy. A replica that knows the
+ * cluster follows it as before. */
+START_TEST(a_runnable_in_a_cluster_not_configured_waits_for_one_that_is)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("far", 0, "dc2"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until_in("far", "dc2", SUB_PHASE_DISPATCHED, true));
+    E.s.n_clusters = 1; /* dc1 only */
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "far", &after, NULL);
+    }
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "far", &o, NULL), 0);
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
+    json_decref(o);
+    ck_assert(job_exists(1, "far-1"));
+    ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", "far", NULL, NULL, NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "far", &after, NULL);
+        wait_pace();
+    }
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "far", NULL, NULL), 0);
+    ck_assert(job_exists(1, "far-1"));
+    pthread_mutex_lock(&E.mu);
+    for (size_t i = 0; i < E.n_events; i++)
+        ck_assert_msg(strncmp(E.events[i], "FAILED", 6) != 0 &&
+                          strncmp(E.events[i], "CANCELLED", 9) != 0,
+                      "%s", E.events[i]);
+    pthread_mutex_unlock(&E.mu);
+    /* a replica with dc2: the copy goes, then the Runnable */
+    E.s.n_clusters = 2;
+    json_t *gone = NULL;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "far", &after, NULL);
+        if (kr_client_get(E.hub, SUB_RUNNABLES, "default", "far", &gone, NULL) == KR_ENOTFOUND)
+            break;
+        json_decref(gone);
+        gone = NULL;
+        wait_pace();
+    }
+    ck_assert_ptr_null(gone);
+    ck_assert(!job_exists(1, "far-1"));
+    env_down();
+}
+END_TEST
+
 /* Field `field` of entry `i` of `o`'s status.attempts ("" when none). */
 static const char *attempt_str(const json_t *o, size_t i, const char *field)
 {
@@ -6041,6 +6095,7 @@ int main(void)
     tcase_add_test(tc, every_record_names_the_resourceversion_of_its_object);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);
+    tcase_add_test(tc, a_runnable_in_a_cluster_not_configured_waits_for_one_that_is);
     tcase_add_test(tc, a_kind_edited_after_dispatch_loses_no_copy);
     tcase_add_test(tc, a_kind_edited_before_the_dispatch_is_written_leaves_no_copy);
     tcase_add_test(tc, an_attempt_recorded_without_its_kind_is_of_the_templates);

@@ -726,6 +726,21 @@ static kr_reconcile_result fail_runnable(submitter *s, const json_t *obj, const 
     return r;
 }
 
+/* The runnable is placed in `cluster` (a copy of it may run there), which
+ * this replica is not configured with: a --cluster left out. Where its
+ * copy is and how it does are not for this replica to say, nor to end: it
+ * waits, an error in the log each time the controller tries again, for a
+ * replica that knows the cluster, and keeps its finalizer meanwhile. */
+static kr_reconcile_result not_configured(const json_t *obj, const char *cluster, kr_error_t *err)
+{
+    kr_error_set(err, KR_ESTATE,
+                 "%s/%s is placed in cluster %s, which is not configured (no --cluster %s=...): "
+                 "it waits for a replica that knows the cluster",
+                 sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"), cluster,
+                 cluster);
+    return KR_RECONCILE_ERROR;
+}
+
 /* The attempts entry for `attempt` in `status` (borrowed), or NULL. */
 static json_t *attempt_entry(json_t *status, json_int_t attempt)
 {
@@ -1662,8 +1677,7 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
         return decide(s, obj, 1, order[0], NULL, err);
     long idx = submitter_cluster_find(s, cluster);
     if (idx < 0)
-        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured", "",
-                             err);
+        return not_configured(obj, cluster, err);
     char rv[64];
     uint64_t at_ms = 0;
     if (created_take(s, obj, attempt, rv, sizeof(rv), &at_ms))
@@ -2048,8 +2062,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
 {
     long idx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
     if (idx < 0)
-        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured", "",
-                             err);
+        return not_configured(obj, sub_str(obj, "status.cluster"), err);
     json_int_t attempt = sub_int(obj, "status.attempt");
     kr_resource_info info;
     kr_informer_t *inf = NULL;
@@ -2161,14 +2174,18 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
                                          kr_error_t *err)
 {
     bool retry = false, waiting = false;
+    const char *unknown = NULL; /* a cluster not configured that may hold a copy */
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
     {
         const char *state = sub_str(a, "state");
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
-        if (idx < 0)
+        if (idx < 0) {
+            if (strcmp(state, ATTEMPT_DELETED) != 0 && strcmp(state, ATTEMPT_REFUSED) != 0)
+                unknown = sub_str(a, "cluster");
             continue;
+        }
         if (strcmp(state, ATTEMPT_DELETED) == 0 || strcmp(state, ATTEMPT_REFUSED) == 0) {
             int rc = delete_late_copy(s, (size_t)idx, obj, sub_int(a, "attempt"));
             if (rc == KR_EUNAVAILABLE && s->wake)
@@ -2205,6 +2222,8 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
         *after = retry ? RETRY_MS : follow_backstop_ms(s, true);
         return KR_RECONCILE_REQUEUE_AFTER;
     }
+    if (unknown) /* never taken for "gone" */
+        return not_configured(obj, unknown, err);
     return KR_RECONCILE_DONE;
 }
 
