@@ -4254,6 +4254,28 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
     ck_assert_msg(strstr(sub_str(answer.body, "error"), "are not the body's spec.clusters"), "%s",
                   sub_str(answer.body, "error"));
     json_decref(answer.body);
+    /* a key or a list of clusters given empty (a variable left unset) is
+     * refused, not read as none: no key would make a retry a second
+     * runnable, no list every cluster */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("nokey", 0, ""), "", &r), 400);
+    ck_assert_msg(strstr(sub_str(r, "error"), "idempotencyKey is empty"), "%s",
+                  sub_str(r, "error"));
+    json_decref(r);
+    api_request no_list = {.method = "POST",
+                           .path = "/api/v1/runnables",
+                           .authorization = "Bearer tok-alice",
+                           .body = job_runnable("nokey", 0, ""),
+                           .body_len = strlen(job_runnable("nokey", 0, "")),
+                           .q_clusters = ""};
+    answer = (api_response){0};
+    api_handle(&E.api, &no_list, &answer);
+    ck_assert_msg(answer.status == 400 &&
+                      strstr(sub_str(answer.body, "error"), "clusters is empty"),
+                  "%d %s", answer.status, sub_str(answer.body, "error"));
+    json_decref(answer.body);
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "nokey", NULL, NULL),
+                     KR_ENOTFOUND);
     /* a list with an empty name in it is no list of clusters: not "every
      * cluster", nor the names around the gap */
     const char *gaps[] = {",", "dc1,", ",dc2", "dc2,,dc1"};

@@ -415,6 +415,18 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
 
 static void submit(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
+    /* given empty (a variable left unset), each would read as not given:
+     * no key (a retry makes a second runnable), every cluster */
+    if (req->q_idempotency_key && !*req->q_idempotency_key) {
+        answer_error(resp, 400, "idempotencyKey is empty: give a key, or leave the parameter out");
+        return;
+    }
+    if (req->q_clusters && !*req->q_clusters) {
+        answer_error(resp, 400,
+                     "clusters is empty: name at least one, or leave the parameter out for every "
+                     "cluster");
+        return;
+    }
     const char *names[64];
     size_t n = a->s->n_clusters < 64 ? a->s->n_clusters : 64;
     for (size_t i = 0; i < n; i++)
