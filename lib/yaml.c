@@ -634,13 +634,25 @@ static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth)
     }
 }
 
-static int parser_error(const yaml_parser_t *parser, kr_error_t *err)
+static int parser_error(const yaml_parser_t *parser, const char *text, size_t len, kr_error_t *err)
 {
     if (parser->error == YAML_MEMORY_ERROR)
         return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
-    return kr_error_set(err, KR_EPARSE, "yaml: line %zu, column %zu: %s%s%s",
-                        parser->problem_mark.line + 1, parser->problem_mark.column + 1,
-                        parser->problem ? parser->problem : "syntax error",
+    yaml_mark_t at = parser->problem_mark;
+    if (parser->error == YAML_READER_ERROR) {
+        /* the reader decodes ahead of the scanner and names the bad
+         * byte by its offset alone: its line and column, in bytes */
+        size_t end = parser->problem_offset < len ? parser->problem_offset : len, start = 0;
+        at = (yaml_mark_t){0};
+        for (size_t i = 0; i < end; i++)
+            if (text[i] == '\n') {
+                at.line++;
+                start = i + 1;
+            }
+        at.column = end - start;
+    }
+    return kr_error_set(err, KR_EPARSE, "yaml: line %zu, column %zu: %s%s%s", at.line + 1,
+                        at.column + 1, parser->problem ? parser->problem : "syntax error",
                         parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
@@ -727,7 +739,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
     for (;;) {
         yaml_document_t doc;
         if (!yaml_parser_load(&parser, &doc)) {
-            rc = parser_error(&parser, err);
+            rc = parser_error(&parser, text, len, err);
             goto out;
         }
         yaml_node_t *root = yaml_document_get_root_node(&doc);

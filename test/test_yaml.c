@@ -293,6 +293,18 @@ START_TEST(deep_nesting_and_alias_bombs_are_refused)
 }
 END_TEST
 
+/* A byte that is no UTF-8 is named where it is, not at the start
+ * (libyaml's reader, decoding ahead, gives its offset alone). */
+START_TEST(a_byte_that_is_no_utf8_is_named_where_it_is)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    static const char bad[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"\xff\xfe\"}\n";
+    ck_assert_int_eq(kr_yaml_parse(bad, sizeof(bad) - 1, &out, &err), KR_EPARSE);
+    ck_assert_str_eq(err.message, "yaml: line 3, column 19: invalid leading UTF-8 octet");
+}
+END_TEST
+
 START_TEST(load_file_reports_missing_files_and_paths)
 {
     json_t *out = NULL;
@@ -619,6 +631,7 @@ int main(void)
     tcase_add_test(tc, multi_document_streams);
     tcase_add_test(tc, syntax_errors_name_line_and_column);
     tcase_add_test(tc, deep_nesting_and_alias_bombs_are_refused);
+    tcase_add_test(tc, a_byte_that_is_no_utf8_is_named_where_it_is);
     tcase_add_test(tc, load_file_reports_missing_files_and_paths);
     tcase_add_test(tc, allocation_failures_return_enomem_without_leaks);
     tcase_add_test(tc, dump_reads_back_as_the_same_value);
