@@ -1566,11 +1566,13 @@ static bool guard_authenticate(kr_manager_t *m, const kr_http_request_t *req,
         char realm[160];
         snprintf(realm, sizeof(realm), "Bearer realm=\"%s\"", m->program->name);
         kr_http_respond_header(resp, "WWW-Authenticate", realm);
-        const char *sent = kr_http_request_header(req, "Authorization");
-        kr_http_respond_error(resp, 401,
-                              sent && *sent
-                                  ? "unauthorized: the bearer token is not one this server knows"
-                                  : "unauthorized: send Authorization: Bearer <token>");
+        const char *token;
+        size_t len;
+        kr_http_respond_error(
+            resp, 401,
+            kr_bearer_token(kr_http_request_header(req, "Authorization"), &token, &len)
+                ? "unauthorized: the bearer token is not one this server knows"
+                : "unauthorized: send Authorization: Bearer <token>"); /* none, or Basic */
         return false;
     }
     return true;

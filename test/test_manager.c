@@ -565,6 +565,11 @@ START_TEST(a_guard_refuses_before_the_body_is_read)
     ck_assert_str_eq(json_error(&x), "unauthorized: send Authorization: Bearer <token>");
     ck_assert_str_eq(x.www_authenticate, "Bearer realm=\"kr-guarded\"");
     free(x.body);
+    /* another scheme is no bearer token either */
+    x = http_auth("POST", base, "/tok", "hi", 2, false, false, "Authorization: Basic dG9rOnRvaw==");
+    ck_assert_int_eq(x.status, 401);
+    ck_assert_str_eq(json_error(&x), "unauthorized: send Authorization: Bearer <token>");
+    free(x.body);
     x = http_auth("POST", base, "/tok", big, sizeof(big), false, false,
                   "Authorization: Bearer nope");
     ck_assert_int_eq(x.status, 401); /* the body was sent, read and dropped */
