@@ -3565,6 +3565,66 @@ START_TEST(a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows)
 }
 END_TEST
 
+/* A drift repair (the copy carries our last-applied text, its data
+ * changed by someone) whose patch fails with a 500 before it is applied
+ * is not recorded PATCHED at the drifted copy: the text the patch sent is
+ * the one the copy already had, so the text alone does not say that the
+ * patch was applied; the copy's resourceVersion does. */
+START_TEST(a_failed_drift_repair_is_not_recorded_patched)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
+    kr_controller_t *ctl = unstarted_controller(&w);
+    hub_put(&w, CM, object_of(CM, "drifty", "v1", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "drifty", "v1");
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "theirs"), *edited = NULL;
+    ck_assert_int_eq(kr_client_patch(w.dc[1].c, CM, NSNAME, "drifty", NULL, KR_PATCH_MERGE, p, NULL,
+                                     &edited, NULL),
+                     0);
+    json_decref(p);
+    wait_copy_cache(&w, 1, "drifty", edited);
+    kr_testserver_faults fail = {.fail_500 = 1.0};
+    kr_testserver_set_faults(w.dc[1].ts, &fail);
+    kr_reconcile_request two = {"dc2/" NSNAME "/drifty", "dc2", NSNAME, "drifty"};
+    uint64_t after = 0;
+    (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+    kr_testserver_set_faults(w.dc[1].ts, &(kr_testserver_faults){0});
+    assert_copy_holds(&w, 1, "drifty", "theirs"); /* the patch was not applied */
+    for (int i = 0; i < 200; i++) {
+        (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+        json_t *now = fetch(&w.dc[1], CM, "drifty");
+        bool done = now && strcmp(field(now, "data", "value"), "v1") == 0;
+        json_decref(now);
+        if (done)
+            break;
+        sleep_ms(50);
+    }
+    assert_copy_holds(&w, 1, "drifty", "v1");
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "drifty", 0, 0, &rows, NULL),
+                     0);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *at = json_string_value(json_object_get(row, "resourceVersion"));
+        ck_assert_msg(!(strcmp(json_string_value(json_object_get(row, "event")), "PATCHED") == 0 &&
+                        at && strcmp(at, meta(edited, "resourceVersion")) == 0),
+                      "PATCHED recorded at the drifted copy (rv %s), whose patch was refused", at);
+    }
+    ck_assert_int_eq(count_rows(rows, "dc2", "PATCHED"), 1);
+    json_decref(rows);
+    json_decref(edited);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* A write known not to have been applied leaves no "outcome unknown" mark:
  * one not sent because the hub object moved on before it went, and one
  * the cluster refused (a 4xx). The unplacement that follows, with no
@@ -3926,6 +3986,7 @@ int main(void)
     tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
     tcase_add_test(tc, a_write_known_not_applied_is_not_looked_at_again);
     tcase_add_test(tc, a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows);
+    tcase_add_test(tc, a_failed_drift_repair_is_not_recorded_patched);
     tcase_add_test(tc, a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows);
     tcase_add_test(tc, a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);

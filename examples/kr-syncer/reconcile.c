@@ -863,8 +863,9 @@ static const char *last_applied_of(const json_t *obj)
  * this very hub object (its source-uid label), it is that create's copy
  * (createLost), recorded CREATED now, before anything verifies, patches or
  * deletes it; carrying the last-applied content that patch sent
- * (patchLost), it is that patch's copy, recorded PATCHED. Each once (the
- * flag goes). */
+ * (patchLost) at another resourceVersion than the copy it patched
+ * (patchLostFrom), it is that patch's copy, recorded PATCHED. Each once
+ * (the flag goes). */
 static void found_lost_write(rctx *c, const json_t *copy)
 {
     const json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
@@ -881,7 +882,9 @@ static void found_lost_write(rctx *c, const json_t *copy)
     if (created)
         json_object_del(w, "createLost");
     const char *sent = json_string_value(json_object_get(w, "patchLost"));
-    bool patched = sent && has && strcmp(sent, has) == 0;
+    const char *from = json_string_value(json_object_get(w, "patchLostFrom"));
+    const char *rv = meta_string(copy, "resourceVersion");
+    bool patched = sent && has && strcmp(sent, has) == 0 && from && rv && strcmp(from, rv) != 0;
     if (patched)
         json_object_del(w, "patchLost");
     pthread_mutex_unlock(&c->s->pending_lock);
@@ -1319,18 +1322,23 @@ static void note_create(rctx *c, bool lost)
 
 /* A patch's answer was lost (a 5xx, a timeout: the cluster may have
  * applied it): its mark keeps the last-applied content it sent
- * (`modified`'s), by which found_lost_write knows the patched copy. */
-static void note_lost_patch(rctx *c, const json_t *modified)
+ * (`modified`'s) and the resourceVersion of the copy it patched
+ * (`current`'s), by which found_lost_write knows the patched copy: a
+ * drift repair sends the text the copy already has, so only a copy
+ * changed since (another resourceVersion) may be the patch's doing. */
+static void note_lost_patch(rctx *c, const json_t *current, const json_t *modified)
 {
-    const char *sent = last_applied_of(modified);
-    if (!sent)
+    const char *sent = last_applied_of(modified), *from = meta_string(current, "resourceVersion");
+    if (!sent || !from)
         return;
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
-    if (w) /* out of memory: not recorded, as before */
+    if (w) { /* out of memory: not recorded, as before */
         json_object_set_new(w, "patchLost", json_string(sent));
+        json_object_set_new(w, "patchLostFrom", json_string(from));
+    }
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
@@ -1367,7 +1375,7 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         if (!current && (rc == 0 || syncer_unreachable(rc, c->err)))
             note_create(c, rc != 0);
         else if (current && syncer_unreachable(rc, c->err))
-            note_lost_patch(c, modified);
+            note_lost_patch(c, current, modified);
         end_write(c, rc, before);
         /* the copy as we last applied it is what the hub says now, yet it
          * needed a patch: someone changed it in the cluster */
