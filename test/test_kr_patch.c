@@ -260,6 +260,30 @@ START_TEST(failures_exit_1_with_one_line)
 }
 END_TEST
 
+/* An input of 64 MiB is read (the YAML loader's limit), one byte more is
+ * refused. The files are sparse (zero bytes, which then fail to parse as
+ * what they are not: read, not refused for their size). */
+START_TEST(inputs_up_to_64_mib_are_read)
+{
+    char path[256], patch[1024];
+    sample(patch, sizeof(patch), "pod.yaml");
+    int fd = kr_test_tmpfile_make(path, sizeof(path), "kr-patch-big");
+    ck_assert_int_ge(fd, 0);
+    const off_t max = 64L * 1024 * 1024;
+    const char *args[] = {"apply", "--type", "merge", path, patch, NULL};
+    ck_assert_int_eq(ftruncate(fd, max), 0);
+    run(&r, NULL, args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(!strstr(r.err, "larger than"), "%s", r.err);
+    ck_assert_int_eq(ftruncate(fd, max + 1), 0);
+    run(&r, NULL, args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "larger than 67108864 bytes"), "%s", r.err);
+    close(fd);
+    unlink(path);
+}
+END_TEST
+
 /* `kr-patch apply [--type TYPE] ORIGINAL PATCH` fails with exit 1 and
  * `err` on stderr; with kubectl there, `kubectl patch --local -f ORIGINAL
  * --patch-file PATCH [--type TYPE] -o json` says the same. */
@@ -390,6 +414,7 @@ int main(void)
                             user_schema_and_kind_enable_strategic_merge,
                             diff_and_three_way_merge_create_patches,
                             failures_exit_1_with_one_line,
+                            inputs_up_to_64_mib_are_read,
                             failures_are_worded_as_kubectl_patch_words_them,
                             usage_errors_exit_2,
                             an_unknown_type_is_worded_as_kubectl_patch_words_it,

@@ -132,13 +132,23 @@ static char *read_input(const char *path, size_t *len, kr_error_t *err)
     *len = 0;
     for (;;) {
         if (cap - *len < 2) { /* room for a byte and the NUL */
+            if (cap == (size_t)INPUT_MAX + 1) { /* INPUT_MAX bytes read: the end? */
+                int more = fgetc(f);
+                if (more != EOF || ferror(f)) {
+                    if (more != EOF)
+                        kr_error_set(err, KR_ETOOLARGE, "larger than %ld bytes", INPUT_MAX);
+                    else
+                        kr_error_set(err, KR_EIO, "read failed: %s", strerror(errno));
+                    failed = true;
+                }
+                break;
+            }
             size_t more = cap ? cap * 2 : 65536;
-            char *grown = more <= (size_t)INPUT_MAX ? realloc(text, more) : NULL;
+            if (more > (size_t)INPUT_MAX + 1)
+                more = (size_t)INPUT_MAX + 1; /* the largest input and its NUL */
+            char *grown = realloc(text, more);
             if (!grown) {
-                if (more <= (size_t)INPUT_MAX)
-                    kr_error_set(err, KR_ENOMEM, "out of memory");
-                else
-                    kr_error_set(err, KR_ETOOLARGE, "larger than %ld bytes", INPUT_MAX);
+                kr_error_set(err, KR_ENOMEM, "out of memory");
                 failed = true;
                 break;
             }
