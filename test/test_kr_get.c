@@ -865,7 +865,8 @@ START_TEST(a_refused_connection_is_reported_as_kubectl_does)
     ck_assert(fd >= 0);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd); /* a port nothing listens on */
+    /* bound and not listening: refused, and no other process can take
+     * the port meanwhile (closed, it could) */
     int port = ntohs(sa.sin_port);
     char kubeconfig[128], text[1024], want[256];
     snprintf(kubeconfig, sizeof(kubeconfig), "%s/refused-%d", log_dir, (int)getpid());
@@ -907,6 +908,7 @@ START_TEST(a_refused_connection_is_reported_as_kubectl_does)
         }
     }
     unlink(kubeconfig);
+    close(fd);
 }
 END_TEST
 
