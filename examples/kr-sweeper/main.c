@@ -263,19 +263,12 @@ static bool giving_up(void *user)
     return is_stopping(s) || !still_leading(s);
 }
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Records about to be made wait for the database at most as long as a
  * cluster's request (--request-timeout; 0: no bound). */
 static void record_deadline(sweeper *s)
 {
     uint64_t t = s->opts.inventory_timeout_ms;
-    s->record_until_ms = t ? monotonic_ms() + t : 0;
+    s->record_until_ms = t ? sweep_monotonic_ms() + t : 0;
 }
 
 /* Whether a record stops waiting for the database: as giving_up, or once
@@ -286,7 +279,7 @@ static void record_deadline(sweeper *s)
 static bool record_waits_no_longer(void *user)
 {
     sweeper *s = user;
-    return giving_up(s) || (s->record_until_ms && monotonic_ms() >= s->record_until_ms);
+    return giving_up(s) || (s->record_until_ms && sweep_monotonic_ms() >= s->record_until_ms);
 }
 
 /* Each action of a sweep, the moment it is taken: counted, and handed to

@@ -602,7 +602,7 @@ void sweep_caller_free(sweep_caller *c)
     free(c);
 }
 
-static uint64_t monotonic_ms(void)
+uint64_t sweep_monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -642,7 +642,7 @@ static int inventory_call(const sweep_opts *o, int (*fn)(void *arg, kr_error_t *
     *mine = true;
     if (!c)
         return fn(arg, err);
-    uint64_t start = monotonic_ms();
+    uint64_t start = sweep_monotonic_ms();
     bool handed = false;
     int rc = 0;
     pthread_mutex_lock(&c->mu);
@@ -668,7 +668,7 @@ static int inventory_call(const sweep_opts *o, int (*fn)(void *arg, kr_error_t *
         pthread_cond_timedwait(&c->cv, &c->mu, &until);
         if (handed && c->done)
             break;
-        uint64_t waited = monotonic_ms() - start;
+        uint64_t waited = sweep_monotonic_ms() - start;
         if (waited < INVENTORY_POLL_MS)
             continue;
         pthread_mutex_unlock(&c->mu);
@@ -1116,22 +1116,32 @@ static int record_skip(const recorder *rec, const sweep_skip *s)
     return rc;
 }
 
+/* The refusals and skips of `p` not recorded yet, recorded; `mark`:
+ * each is then flagged as recorded (recorded, waiting, or refused and
+ * counted). The number that failed. */
+static size_t record_decisions(const recorder *rec, const sweep_plan *p, bool mark)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < p->n_refusals; i++)
+        if (!p->refusals[i].recorded) {
+            failed += record_refusal(rec, &p->refusals[i]) != 0;
+            if (mark)
+                p->refusals[i].recorded = true;
+        }
+    for (size_t i = 0; i < p->n_skips; i++)
+        if (!p->skips[i].recorded) {
+            failed += record_skip(rec, &p->skips[i]) != 0;
+            if (mark)
+                p->skips[i].recorded = true;
+        }
+    return failed;
+}
+
 size_t sweep_record_decided(kr_inventory_outbox_t *ob, sweep_plan *p, const kr_logger *logger,
                             bool (*give_up)(void *user), void *give_up_user)
 {
     recorder rec = {ob, logger, give_up, give_up_user};
-    size_t failed = 0;
-    for (size_t i = 0; i < p->n_refusals; i++)
-        if (!p->refusals[i].recorded) {
-            failed += record_refusal(&rec, &p->refusals[i]) != 0;
-            p->refusals[i].recorded = true; /* recorded, waiting, or refused (counted) */
-        }
-    for (size_t i = 0; i < p->n_skips; i++)
-        if (!p->skips[i].recorded) {
-            failed += record_skip(&rec, &p->skips[i]) != 0;
-            p->skips[i].recorded = true;
-        }
-    return failed;
+    return record_decisions(&rec, p, true);
 }
 
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
@@ -1147,11 +1157,6 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                        * cluster is recorded once, below; one acted on was recorded then */
         failed += sweep_record_candidate(ob, c, logger, give_up, give_up_user) != 0;
     }
-    for (size_t i = 0; i < p->n_refusals; i++)
-        if (!p->refusals[i].recorded) /* else recorded when it was decided */
-            failed += record_refusal(&rec, &p->refusals[i]) != 0;
-    for (size_t i = 0; i < p->n_skips; i++)
-        if (!p->skips[i].recorded)
-            failed += record_skip(&rec, &p->skips[i]) != 0;
-    return failed;
+    /* those decided and recorded then are not recorded again */
+    return failed + record_decisions(&rec, p, false);
 }

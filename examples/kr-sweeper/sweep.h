@@ -193,6 +193,8 @@ bool sweep_outcome_unknown(int rc, int http_code);
 
 /* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
 int64_t sweep_parse_time(const char *rfc3339);
+/* Milliseconds on the monotonic clock. */
+uint64_t sweep_monotonic_ms(void);
 
 /* ---- The sweep ---------------------------------------------------------------- */
 
