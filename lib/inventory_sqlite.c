@@ -203,6 +203,37 @@ static const kr_inv_backend_ops sqlite_ops = {
     .close = sqlite_close,
 };
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A URL's path percent-decoded into out (a URL's %20 is a space in the
+ * file's name): -1 when a % is not followed by two hex digits, encodes a
+ * NUL byte (it would cut the name short) or the path does not fit. */
+static int decode_path(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *s = in; *s; s++) {
+        char c = *s;
+        if (c == '%') {
+            int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = (char)(hi * 16 + lo);
+            s += 2;
+        }
+        if (n + 1 >= size)
+            return -1;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
 int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **out,
                        kr_error_t *err)
 {
@@ -222,7 +253,14 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
     sqlite_be *be = kr_calloc(1, sizeof(*be));
     if (!be)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
-    snprintf(be->path, sizeof(be->path), "%s", path);
+    if (decode_path(path, be->path, sizeof(be->path)) != 0) {
+        kr_free(be);
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: %s: the path is too long or has a %% that is not two hex "
+                            "digits or encodes a NUL byte",
+                            url);
+    }
+    path = be->path;
     int rc = sqlite3_open_v2(path, &be->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         kr_error_set(err, KR_ECONNECT, "inventory: cannot open %s: %s", path,

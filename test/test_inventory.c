@@ -1127,6 +1127,25 @@ START_TEST(inventory_bad_urls_are_refused_clearly)
     o.url = "sqlite:///nonexistent-dir/sub/inv.db";
     ck_assert_int_eq(kr_inventory_new(&o, &inv, &err), KR_ECONNECT);
     ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent-dir/sub/inv.db"));
+    /* a URL's path is percent-decoded: %20 is a space in the file's name;
+     * a %00 (it would cut the name short) or a lone % is refused */
+    char url[512], path[512];
+    snprintf(url, sizeof(url), "sqlite://%s/url%%20name-%d.db", tmpdir, (int)getpid());
+    o.url = url;
+    ck_assert_msg(kr_inventory_new(&o, &inv, &err) == 0, "%s", err.message);
+    kr_inventory_free(inv);
+    inv = NULL;
+    snprintf(path, sizeof(path), "%s/url name-%d.db", tmpdir, (int)getpid());
+    ck_assert_msg(access(path, F_OK) == 0, "%s was not made", path);
+    snprintf(path, sizeof(path), "%s/url%%20name-%d.db", tmpdir, (int)getpid());
+    ck_assert_msg(access(path, F_OK) != 0, "%s was made", path);
+    static const char *const bad[] = {"sqlite:///tmp/a%00b.db", "sqlite:///tmp/a%2.db",
+                                      "sqlite:///tmp/a%zzb.db"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.url = bad[i];
+        ck_assert_msg(kr_inventory_new(&o, &inv, &err) == KR_EINVAL, "%s: %s", bad[i], err.message);
+        ck_assert_ptr_nonnull(strstr(err.message, "NUL byte"));
+    }
     /* Nobody listens on port 1: a clear error that hides the password. */
     o.url = "postgresql://user:s3cret@127.0.0.1:1/inventory";
     o.connect_timeout_ms = 2000;
