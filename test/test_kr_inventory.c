@@ -348,6 +348,17 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
         ck_assert_msg(r.status == 400, "%s: %ld", odd[i], r.status);
         tc_free(&r);
     }
+    /* a bad "after" is refused, a Last-Event-ID beside it or not */
+    static const char *const resumed[] = {"Authorization: Bearer reader-token", "Last-Event-ID: 0",
+                                          NULL};
+    tc_watch *bad_after = tc_watch_open(api, "/api/v1/events?after=abc", resumed);
+    ck_assert_ptr_nonnull(bad_after);
+    bool answered = tc_watch_wait_end(bad_after, 30000); /* a stream would not end */
+    tc_watch_close(bad_after);
+    ck_assert_msg(answered, "?after=abc with a Last-Event-ID opened a stream");
+    tc_request(api, "GET", "/api/v1/events?after=abc", NULL, NULL, resumed, &r);
+    ck_assert_msg(r.status == 400 && strstr(r.body, "abc"), "%ld %s", r.status, r.body);
+    tc_free(&r);
     for (int i = 0; i < 300; i++) { /* the informer's first list reaches the database */
         tc_request(api, "GET", "/api/v1/objects", NULL, NULL, reader, &r);
         ck_assert_int_eq(r.status, 200);

@@ -190,12 +190,22 @@ static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp,
             kr_http_respond_error(resp, 400, "/api/v1/events takes one query parameter, after");
             return;
         }
+    /* A bad "after" is refused whatever Last-Event-ID says (the header,
+     * sent by a reconnecting browser, wins over a good one). */
+    const char *after = kr_http_request_query(req, "after");
     const char *last = kr_http_request_header(req, "Last-Event-ID");
-    if (!last || !*last)
-        last = kr_http_request_query(req, "after");
     kr_inventory_sse_t *sse = NULL;
     kr_error_t err = {0};
-    int rc = kr_inventory_sse_new(a->inv, last, &sse, &err);
+    int rc = 0;
+    if (after && *after && last && *last) {
+        rc = kr_inventory_sse_new(a->inv, after, &sse, &err);
+        kr_inventory_sse_free(sse);
+        sse = NULL;
+    }
+    if (!last || !*last)
+        last = after;
+    if (rc == 0)
+        rc = kr_inventory_sse_new(a->inv, last, &sse, &err);
     if (rc != 0) {
         kr_http_respond_error(resp, rc == KR_EINVAL ? 400 : 503, "%s", err.message);
         return;
