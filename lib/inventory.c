@@ -654,18 +654,30 @@ typedef struct chunk_txn {
     int64_t seq;
 } chunk_txn;
 
+/* The end of an object another one replaced under its name (a
+ * DELETED_FINAL_STATE_UNKNOWN no event carried): its fields point into
+ * `object`, held here until the chunk is written. */
+typedef struct chunk_gone {
+    json_t *object; /* new reference */
+    char *uid; /* new */
+    event_fields f;
+} chunk_gone;
+
 typedef struct chunk {
     kr_inventory_t *inv;
     bool retain; /* the events' objects never change: their states are remembered */
     kr_buf state_key; /* kr_inv_states_key */
     chunk_key keys[CHUNK];
     size_t n_keys;
-    chunk_txn txns[CHUNK];
+    /* An event may queue two: the end of the object it replaces, then its own. */
+    chunk_txn txns[2 * CHUNK];
     size_t n_txns;
+    chunk_gone gone[CHUNK];
+    size_t n_gone;
     char *held[2 * CHUNK]; /* dedup keys already in the database or this chunk */
     uint64_t held_hash[2 * CHUNK];
     size_t n_held;
-    kr_inv_param params[CHUNK * 13];
+    kr_inv_param params[2 * CHUNK * 12]; /* the most: 12 per transaction */
     kr_buf sql;
     kr_buf arrays[4]; /* array literals of the lookups (backends with arrays) */
 } chunk;
@@ -726,15 +738,24 @@ static void chunk_reset(chunk *c)
     }
     for (size_t i = 0; i < c->n_txns; i++)
         dump_free(c->txns[i].patch_text);
+    for (size_t i = 0; i < c->n_gone; i++) {
+        json_decref(c->gone[i].object);
+        kr_free(c->gone[i].uid);
+    }
+    c->n_gone = 0;
     for (size_t i = 0; i < c->n_held; i++)
         kr_free(c->held[i]);
     c->n_keys = c->n_txns = c->n_held = 0;
 }
 
 /* A chunk statement's SQL depends only on its kind and row count: each
- * (kind, rows) pair is kept prepared under its own id. */
+ * (kind, rows) pair is kept prepared under its own id, up to CHUNK rows
+ * (more transactions than events, replaced objects' ends among them: -1,
+ * not kept). */
 static int chunk_stmt(int id, size_t rows)
 {
+    if (rows > KR_INV_CHUNK)
+        return -1;
     return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_TXNS) * KR_INV_CHUNK + (int)rows - 1;
 }
 
@@ -900,6 +921,52 @@ static bool takes_over(const json_t *cur, const char *cur_rv, bool same_uid, con
     return cmp != 0 ? cmp > 0 : rv_after(next_rv, cur_rv);
 }
 
+/* Queue the end of the object `key` holds live, replaced by the one of
+ * `ev` under its name: a DELETED_FINAL_STATE_UNKNOWN of its last state
+ * known, keyed as a relist's would be (one recorded already is not
+ * recorded again). */
+static int record_replaced(chunk *c, chunk_key *key, const kr_inventory_event *ev,
+                           const event_fields *f, kr_error_t *err)
+{
+    const char *rv = str_at(key->object, "metadata", "resourceVersion");
+    char *dedup = kr_asprintf("%s/%s/%s/gone", ev->cluster, key->uid, rv ? rv : "");
+    if (!dedup)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    if (is_held(c, dedup)) {
+        kr_free(dedup);
+        return 0;
+    }
+    chunk_gone *g = &c->gone[c->n_gone];
+    g->uid = kr_strdup(key->uid);
+    json_t *patch = NULL;
+    int ret = g->uid ? kr_patch_merge_create(key->object, key->object, &patch, err)
+                     : kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    chunk_txn *t = &c->txns[c->n_txns];
+    t->patch_text = ret == 0 ? dump(patch) : NULL;
+    json_decref(patch);
+    if (ret == 0 && !t->patch_text)
+        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    if (ret != 0) {
+        kr_free(g->uid);
+        kr_free(dedup);
+        return ret;
+    }
+    g->object = json_incref(key->object);
+    g->f = *f;
+    g->f.uid = g->uid;
+    g->f.rv = rv ? rv : "";
+    c->n_gone++;
+    t->ev = ev;
+    t->type = KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+    t->f = &g->f;
+    t->whole = false;
+    t->dedup = dedup;
+    t->seq = 0;
+    c->n_txns++;
+    add_held(c, dedup); /* freed with the chunk */
+    return 0;
+}
+
 /* Decide one event against the chunk's state: a duplicate, or a queued
  * transaction (and maybe a new current state). */
 static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const event_fields *f,
@@ -916,7 +983,10 @@ static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const 
     if ((ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN || ev->type == KR_INVENTORY_SWEPT) &&
         (!same_uid || key->deleted))
         return 0;
-    if (same_uid && !key->object) {
+    /* The row holds another object live under this name: its state is
+     * compared with this one's (which of the two is the newer). */
+    bool other_live = !gone && key->exists && !same_uid && !key->deleted;
+    if ((same_uid || other_live) && !key->object) {
         /* The state this handle wrote in that row, or the row's text. */
         if (kr_inv_states_key(&c->state_key, key->cluster, key->kind, key->ns, key->name) != 0)
             return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
@@ -926,6 +996,17 @@ static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const 
         if (!key->object)
             return kr_error_set(err, KR_EIO, "inventory: stored object %s/%s is not JSON", f->ns,
                                 f->name);
+    }
+    /* Deleted and made again while nobody watched (an informer's list, a
+     * restart): the one held is gone, recorded as a watch would have, and
+     * this one is new. A late event of an older one is history only. */
+    const char *held_rv = other_live ? str_at(key->object, "metadata", "resourceVersion") : NULL;
+    bool replaces =
+        other_live && takes_over(key->object, held_rv ? held_rv : "", false, stored, f->rv);
+    if (replaces) {
+        int ret = record_replaced(c, key, ev, f, err);
+        if (ret != 0)
+            return ret;
     }
     json_t *patch = NULL;
     if (same_uid) {
@@ -947,6 +1028,7 @@ static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const 
     /* An ADDED of an object already held live (a relist after a restart
      * or a resumed watch) is a change of it. */
     t->type = ev->type == KR_INVENTORY_ADDED && same_uid && !key->deleted ? KR_INVENTORY_MODIFIED
+              : replaces                                                  ? KR_INVENTORY_ADDED
                                                                           : ev->type;
     t->f = f;
     t->dedup = dedup;

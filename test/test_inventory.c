@@ -270,8 +270,9 @@ static json_t *job_created(const char *uid, const char *rv, const char *created)
 }
 
 /* A cluster rebuilt: the same names, new uids, resourceVersions counting
- * from a small number again. The new objects are the current state; a
- * late write of an old one (created before) is history only. */
+ * from a small number again. The new objects are the current state (the
+ * old ones' ends recorded before them: no event said they went); a late
+ * write of an old one (created before) is history only. */
 START_TEST(inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated)
 {
     char url[512];
@@ -283,7 +284,16 @@ START_TEST(inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated)
     kr_inventory_event first[] = {ev("c1", KR_INVENTORY_ADDED, old)};
     apply(inv, first, 1, 1, 0);
     kr_inventory_event rebuilt[] = {ev("c1", KR_INVENTORY_ADDED, fresh_obj)};
-    apply(inv, rebuilt, 1, 1, 0);
+    apply(inv, rebuilt, 1, 2, 0);
+    json_t *ends = NULL;
+    ck_assert_int_eq(kr_inventory_transactions_after(inv, 1, 10, &ends, NULL), 0);
+    ck_assert_uint_eq(json_array_size(ends), 2);
+    ck_assert_str_eq(row_str(json_array_get(ends, 0), "event"), "DELETED_FINAL_STATE_UNKNOWN");
+    ck_assert_str_eq(row_str(json_array_get(ends, 0), "uid"), "u-old");
+    ck_assert_str_eq(row_str(json_array_get(ends, 0), "resourceVersion"), "98765");
+    ck_assert_str_eq(row_str(json_array_get(ends, 1), "event"), "ADDED");
+    ck_assert_str_eq(row_str(json_array_get(ends, 1), "uid"), "u-new");
+    json_decref(ends);
     json_t *row = NULL;
     ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
     ck_assert_str_eq(row_str(row, "uid"), "u-new");
@@ -299,11 +309,56 @@ START_TEST(inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated)
     ck_assert_str_eq(row_str(row, "uid"), "u-new");
     ck_assert_str_eq(row_str(row, "resourceVersion"), "13");
     json_decref(row);
-    ck_assert_uint_eq(count_txns(inv), 4);
+    ck_assert_uint_eq(count_txns(inv), 5);
     json_decref(old);
     json_decref(fresh_obj);
     json_decref(fresh_later);
     json_decref(late_old);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+/* A whole batch of objects made again under their names: every one's end
+ * and start, twice as many transactions as events, in one write. */
+START_TEST(inventory_a_batch_of_objects_made_again_records_every_end)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    enum { N = KR_INV_CHUNK };
+    static json_t *objs[2][N];
+    static kr_inventory_event batch[2][N];
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < N; i++) {
+            char name[32], uid[32], rv[32];
+            snprintf(name, sizeof(name), "j%03d", i);
+            snprintf(uid, sizeof(uid), "u%d-%d", g, i);
+            snprintf(rv, sizeof(rv), "%d", (g + 1) * 1000 + i);
+            objs[g][i] = job("ns", name, uid, rv, "web", "running");
+            batch[g][i] = ev("c1", KR_INVENTORY_ADDED, objs[g][i]);
+        }
+    apply(inv, batch[0], N, N, 0);
+    apply(inv, batch[1], N, 2 * N, 0);
+    apply(inv, batch[1], N, 0, N); /* again: nothing doubled */
+    json_t *all = NULL;
+    ck_assert_int_eq(kr_inventory_transactions_after(inv, N, 10 * N, &all, NULL), 0);
+    ck_assert_uint_eq(json_array_size(all), 2 * N);
+    for (size_t i = 0; i < 2 * N; i += 2) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "u0-%zu", i / 2);
+        ck_assert_str_eq(row_str(json_array_get(all, i), "event"), "DELETED_FINAL_STATE_UNKNOWN");
+        ck_assert_str_eq(row_str(json_array_get(all, i), "uid"), uid);
+        uid[1] = '1';
+        ck_assert_str_eq(row_str(json_array_get(all, i + 1), "event"), "ADDED");
+        ck_assert_str_eq(row_str(json_array_get(all, i + 1), "uid"), uid);
+    }
+    json_decref(all);
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "j007", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "uid"), "u1-7");
+    json_decref(row);
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < N; i++)
+            json_decref(objs[g][i]);
     kr_inventory_free(inv);
 }
 END_TEST
@@ -2608,6 +2663,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_reapplying_held_events_is_a_noop);
     tcase_add_test(tc, inventory_a_late_older_state_does_not_replace_a_newer_one);
     tcase_add_test(tc, inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated);
+    tcase_add_test(tc, inventory_a_batch_of_objects_made_again_records_every_end);
     tcase_add_test(tc, inventory_a_stale_event_in_the_same_batch_is_history_only);
     tcase_add_test(tc, inventory_checkpoint_commits_with_its_events_or_not_at_all);
     tcase_add_test(tc, inventory_history_follows_a_resource_across_clusters_in_order);

@@ -135,7 +135,7 @@ typedef struct kr_inventory_event {
 
 /* What a batch did. */
 typedef struct kr_inventory_apply_result {
-    size_t applied; /* events that changed the inventory */
+    size_t applied; /* transactions written (two for an event that replaces another object) */
     size_t duplicates; /* events already held: no-ops */
     int64_t last_seq; /* highest transaction sequence written; 0 if none */
 } kr_inventory_apply_result;
@@ -146,7 +146,12 @@ typedef struct kr_inventory_apply_result {
  * a transaction row (sequence, time, cluster, kind, namespace, name, uid,
  * resourceVersion, event, actor "informer", the merge patch from the
  * previous stored state of that uid, or the whole object) and the current
- * state row are written. Idempotent: an ADDED or MODIFIED whose (cluster,
+ * state row are written. An ADDED or MODIFIED of another object (another
+ * uid) than the one held live under its name, created after it (or in the
+ * same second with a larger resourceVersion), first writes the held one's
+ * end: a DELETED_FINAL_STATE_UNKNOWN of its last state (deleted and made
+ * again while nobody watched); the event is then recorded as ADDED.
+ * Idempotent: an ADDED or MODIFIED whose (cluster,
  * uid, resourceVersion) is already held, a DELETED already held, or a
  * DELETED_FINAL_STATE_UNKNOWN for an object already gone, is a no-op
  * (counted in result->duplicates). result may be NULL. Errors: KR_EINVAL
