@@ -310,6 +310,86 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
 }
 END_TEST
 
+/* A busy object: more changes than the history view shows. Its newest
+ * ones are shown (the older ones counted), and a change made while the
+ * view is open is added below them. */
+START_TEST(page_history_of_a_busy_object_shows_its_latest_changes)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "sqlite://%s/busy.db", tmpdir);
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&o, &inv, &err) == 0, "%s", err.message);
+    enum { CHANGES = 1205 };
+    char rv[32];
+    for (int i = 0; i < CHANGES; i++) {
+        snprintf(rv, sizeof(rv), "%d", 100 + i);
+        put(inv, "east", i ? KR_INVENTORY_MODIFIED : KR_INVENTORY_ADDED, "ml", "busy", "u1", rv,
+            i % 2 ? "running" : "pending");
+    }
+    int64_t newest = 0;
+    ck_assert_int_eq(kr_inventory_last_seq(inv, &newest, &err), 0);
+    ck_assert_int_eq(newest, CHANGES);
+    unsigned short port = 0;
+    served sv = {.mu = PTHREAD_MUTEX_INITIALIZER, .inv = inv};
+    struct MHD_Daemon *d = start_server(&sv, &port);
+    char page[64];
+    snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
+    kr_chromium *c = NULL;
+    char why[512];
+    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
+        MHD_stop_daemon(d);
+        kr_inventory_free(inv);
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0)
+            ck_abort_msg("chromium cannot run and CI=true: %s", why);
+        kr_test_skip("page_history_of_a_busy_object_shows_its_latest_changes", "%s", why);
+        return;
+    }
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.body.dataset.ready === 'true' && "
+                                        "document.body.dataset.live === 'true'",
+                                        60000),
+                  "the page did not load and go live");
+    json_t *v = NULL;
+    ck_assert_int_eq(kr_chromium_eval(c,
+                                      "document.getElementById('row:east/Job/ml/busy')"
+                                      ".querySelector('button').click(), 1",
+                                      &v, why, sizeof(why)),
+                     0);
+    json_decref(v);
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.querySelectorAll('#history-rows tr[data-seq]')"
+                                        ".length === 1000",
+                                        30000),
+                  "the history view did not show 1000 changes");
+    /* the last 1000, in order: the newest at the end, the first 205 counted */
+    ck_assert_int_eq(count(c, "+document.querySelector('#history-rows tr[data-seq]')"
+                              ".dataset.seq"),
+                     CHANGES - 999);
+    ck_assert_int_eq(count(c, "+Array.from(document.querySelectorAll("
+                              "'#history-rows tr[data-seq]')).pop().dataset.seq"),
+                     CHANGES);
+    ck_assert_int_eq(count(c, "parseInt(document.querySelector('#history-rows tr.older')"
+                              ".textContent, 10)"),
+                     CHANGES - 1000);
+    /* a change while the view is open comes below the newest */
+    snprintf(rv, sizeof(rv), "%d", 100 + CHANGES);
+    put(inv, "east", KR_INVENTORY_MODIFIED, "ml", "busy", "u1", rv, "done");
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "+Array.from(document.querySelectorAll("
+                                        "'#history-rows tr[data-seq]')).pop().dataset.seq === "
+                                        "1206",
+                                        30000),
+                  "the change did not reach the history view");
+    kr_chromium_close(c);
+    MHD_stop_daemon(d);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-page"))
@@ -318,6 +398,7 @@ int main(void)
     TCase *tc = tcase_create("chromium");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, page_shows_rows_and_changes_live_without_reload);
+    tcase_add_test(tc, page_history_of_a_busy_object_shows_its_latest_changes);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);
