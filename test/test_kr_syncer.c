@@ -804,6 +804,35 @@ START_TEST(program_refuses_a_resource_the_hub_does_not_serve_namespaced)
 }
 END_TEST
 
+/* Two --cluster names for one apiserver: the lane of the cluster an
+ * object is not placed in deleted, as unplaced, the copy the other lane
+ * had just made, and the program went on creating and deleting it (about
+ * 25 writes a second each) for as long as it ran. The hub's own apiserver
+ * as a --cluster would put the copies where the hub objects are. Both are
+ * usage errors (status 2) naming the clusters. */
+START_TEST(program_refuses_one_apiserver_under_two_names)
+{
+    world w;
+    world_up(&w);
+    char dc1[300], dc2[300], out[8192];
+    snprintf(dc1, sizeof(dc1), "dc1=%s", w.dc[0].kubeconfig);
+    snprintf(dc2, sizeof(dc2), "dc2=%s", w.dc[0].kubeconfig);
+    const char *twice[] = {"--kubeconfig", w.hub.kubeconfig, "--cluster", dc1, "--cluster", dc2,
+                           "--namespace",  NSNAME,           "--listen",  "0", NULL};
+    ck_assert_int_eq(run_once(twice, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--cluster dc2: its apiserver ") &&
+                      strstr(out, " is that of --cluster dc1"),
+                  "%s", out);
+    snprintf(dc1, sizeof(dc1), "dc1=%s", w.hub.kubeconfig);
+    const char *hub[] = {"--kubeconfig", w.hub.kubeconfig, "--cluster", dc1, "--namespace",
+                         NSNAME,         "--listen",       "0",         NULL};
+    ck_assert_int_eq(run_once(hub, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--cluster dc1: its apiserver ") && strstr(out, " is the hub's"),
+                  "%s", out);
+    world_down(&w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kr_syncer");
@@ -818,5 +847,9 @@ int main(void)
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
     tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);
+    TCase *clusters = tcase_create("clusters");
+    tcase_set_timeout(clusters, 300);
+    tcase_add_test(clusters, program_refuses_one_apiserver_under_two_names);
+    suite_add_tcase(s, clusters);
     return kr_test_run_suite(s);
 }
