@@ -1612,7 +1612,13 @@ static cached_write cache_vs_our_write(rctx *c)
         r = CACHED_BEHIND;
     else if (w && have == ours)
         then = json_incref(json_object_get(w, "hub"));
-    if (w && r != CACHED_BEHIND)
+    /* A patch whose answer was lost keeps its mark until its copy shows
+     * (found_lost_write), for as long as a write's event may take: this
+     * look may come before the cache has it (the key woken by another
+     * event), and the copy would then never be recorded PATCHED. */
+    bool lost_unseen =
+        w && json_object_get(w, "patchLost") && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
+    if (w && r != CACHED_BEHIND && !lost_unseen)
         json_object_del(c->s->written, key);
     pthread_mutex_unlock(&c->s->pending_lock);
     /* The hub object may have changed since only by what we write there
