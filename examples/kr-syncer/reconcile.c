@@ -1524,6 +1524,10 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
         return STEP_FAILED;
     step st = after_call(c, rc);
     if (st == STEP_OK && foreign) {
+        /* The object there, just read, is not ours: the create's mark
+         * goes, or the other lanes' entries would wait for a watch event
+         * of ours that never comes. */
+        forget_write(c);
         char msg[256];
         snprintf(msg, sizeof(msg), "%s/%s exists in %s without the label %s=%s: not taken over",
                  c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
