@@ -3544,19 +3544,55 @@ static json_int_t dc_gets(world *w, int d)
     return n;
 }
 
+/* A world whose syncer records to an inventory in memory, with a
+ * controller of the ConfigMaps never started (the test is its worker),
+ * and the hub's ConfigMap `name` at "v1" copied to every cluster. */
+static void recorded_world_up(world *w, const char *name, kr_inventory_t **inv,
+                              kr_controller_t **ctl)
+{
+    world_up(w, 0);
+    *inv = memory_inventory(w);
+    *ctl = unstarted_controller(w);
+    hub_put(w, CM, object_of(CM, name, "v1", NULL));
+    converge(w, 3, false);
+    assert_copy(w, CM, 1, name, "v1");
+}
+
+static void recorded_world_down(world *w, kr_inventory_t *inv, kr_controller_t *ctl)
+{
+    w->s->inventory = NULL;
+    kr_inventory_free(inv);
+    kr_controller_free(ctl);
+    world_down(w);
+}
+
+/* The events of `cluster`'s rows at resourceVersion `rv`, in order, into
+ * `events` (at most `max`); returns how many. */
+static size_t events_at(const json_t *rows, const char *cluster, const char *rv,
+                        const char **events, size_t max)
+{
+    size_t n = 0, i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *at = json_string_value(json_object_get(row, "resourceVersion"));
+        if (strcmp(json_string_value(json_object_get(row, "cluster")), cluster) == 0 && at &&
+            strcmp(at, rv) == 0 && n < max)
+            events[n++] = json_string_value(json_object_get(row, "event"));
+    }
+    return n;
+}
+
 /* A patch whose answer was lost (dc2 applies it and answers 500) is
  * recorded PATCHED when its copy, carrying the content it sent, shows up
  * in the cache, before that copy's VERIFIED; once. */
 START_TEST(a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows)
 {
     world w;
-    world_up(&w, 0);
+    kr_inventory_t *inv;
+    kr_controller_t *ctl;
+    recorded_world_up(&w, "lost", &inv, &ctl);
     size_t r = res_index(CM);
-    kr_inventory_t *inv = memory_inventory(&w);
-    kr_controller_t *ctl = unstarted_controller(&w);
-    hub_put(&w, CM, object_of(CM, "lost", "v1", NULL));
-    converge(&w, 3, false);
-    assert_copy(&w, CM, 1, "lost", "v1");
     hub_put(&w, CM, object_of(CM, "lost", "v2", NULL));
     kr_testserver_faults lose = {.fail_500_after_write = 1};
     kr_testserver_set_faults(w.dc[1].ts, &lose);
@@ -3579,25 +3615,14 @@ START_TEST(a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows)
     /* the patched copy's records: PATCHED, then VERIFIED */
     const char *rv = meta(patched, "resourceVersion");
     const char *events[4] = {NULL};
-    size_t n = 0, i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        const char *at = json_string_value(json_object_get(row, "resourceVersion"));
-        if (strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0 && at &&
-            strcmp(at, rv) == 0 && n < 4)
-            events[n++] = json_string_value(json_object_get(row, "event"));
-    }
+    size_t n = events_at(rows, "dc2", rv, events, 4);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(events[0], "PATCHED");
     ck_assert_str_eq(events[1], "VERIFIED");
     ck_assert_int_eq(count_rows(rows, "dc2", "PATCHED"), 1);
     json_decref(rows);
     json_decref(patched);
-    w.s->inventory = NULL;
-    kr_inventory_free(inv);
-    kr_controller_free(ctl);
-    world_down(&w);
+    recorded_world_down(&w, inv, ctl);
 }
 END_TEST
 
@@ -3609,13 +3634,10 @@ END_TEST
 START_TEST(a_failed_drift_repair_is_not_recorded_patched)
 {
     world w;
-    world_up(&w, 0);
+    kr_inventory_t *inv;
+    kr_controller_t *ctl;
+    recorded_world_up(&w, "drifty", &inv, &ctl);
     size_t r = res_index(CM);
-    kr_inventory_t *inv = memory_inventory(&w);
-    kr_controller_t *ctl = unstarted_controller(&w);
-    hub_put(&w, CM, object_of(CM, "drifty", "v1", NULL));
-    converge(&w, 3, false);
-    assert_copy(&w, CM, 1, "drifty", "v1");
     json_t *p = json_pack("{s:{s:s}}", "data", "value", "theirs"), *edited = NULL;
     ck_assert_int_eq(kr_client_patch(w.dc[1].c, CM, NSNAME, "drifty", NULL, KR_PATCH_MERGE, p, NULL,
                                      &edited, NULL),
@@ -3654,10 +3676,7 @@ START_TEST(a_failed_drift_repair_is_not_recorded_patched)
     ck_assert_int_eq(count_rows(rows, "dc2", "PATCHED"), 1);
     json_decref(rows);
     json_decref(edited);
-    w.s->inventory = NULL;
-    kr_inventory_free(inv);
-    kr_controller_free(ctl);
-    world_down(&w);
+    recorded_world_down(&w, inv, ctl);
 }
 END_TEST
 
@@ -3671,13 +3690,10 @@ END_TEST
 START_TEST(a_lost_patch_is_recorded_also_when_a_look_comes_before_the_cache_shows_it)
 {
     world w;
-    world_up(&w, 0);
+    kr_inventory_t *inv;
+    kr_controller_t *ctl;
+    recorded_world_up(&w, "lagging", &inv, &ctl);
     size_t r = res_index(CM);
-    kr_inventory_t *inv = memory_inventory(&w);
-    kr_controller_t *ctl = unstarted_controller(&w);
-    hub_put(&w, CM, object_of(CM, "lagging", "v1", NULL));
-    converge(&w, 3, false);
-    assert_copy(&w, CM, 1, "lagging", "v1");
     kr_informer_t *cache = w.s->clusters[1].copies[r];
     kr_informer_stop(cache); /* the cache stands still: it holds v1 */
     hub_put(&w, CM, object_of(CM, "lagging", "v2", NULL));
@@ -3704,24 +3720,13 @@ START_TEST(a_lost_patch_is_recorded_also_when_a_look_comes_before_the_cache_show
                      0);
     const char *rv = meta(patched, "resourceVersion");
     const char *events[4] = {NULL};
-    size_t n = 0, i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        const char *at = json_string_value(json_object_get(row, "resourceVersion"));
-        if (strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0 && at &&
-            strcmp(at, rv) == 0 && n < 4)
-            events[n++] = json_string_value(json_object_get(row, "event"));
-    }
+    size_t n = events_at(rows, "dc2", rv, events, 4);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(events[0], "PATCHED");
     ck_assert_str_eq(events[1], "VERIFIED");
     json_decref(rows);
     json_decref(patched);
-    w.s->inventory = NULL;
-    kr_inventory_free(inv);
-    kr_controller_free(ctl);
-    world_down(&w);
+    recorded_world_down(&w, inv, ctl);
 }
 END_TEST
 
