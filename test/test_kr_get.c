@@ -282,6 +282,19 @@ static json_t *parsed_as_kubectl(const char *kubeconfig, const char *const args[
     return doc;
 }
 
+/* Writes a kubeconfig for `ts` to `kubeconfig`, a path of this process's
+ * own in the log directory; without kubectl there, notes that `compared`
+ * (if not NULL) is not compared with kubectl. */
+static void write_kubeconfig(kr_testserver_t *ts, char *kubeconfig, size_t size,
+                             const char *compared)
+{
+    kr_error_t err = {0};
+    snprintf(kubeconfig, size, "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (compared && !kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "%s compared with kubectl: kubectl not found", compared);
+}
+
 /* -o json: what kubectl -o json prints, byte for byte: a List of what a
  * get found (also of several objects named, found or not), the object
  * alone when one is named, JSON indented by 4 with keys sorted and Go's
@@ -298,10 +311,7 @@ START_TEST(prints_json_as_kubectl_does)
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(ts, odd, strlen(odd), &err) == 0, "%s", err.message);
     char kubeconfig[128];
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "-o json compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "-o json");
     json_t *list = parsed_as_kubectl(
         kubeconfig, (const char *[]){"cm", "--chunk-size", "1", "-o", "json", NULL}, 0);
     ck_assert_str_eq(json_string_value(json_object_get(list, "kind")), "List");
@@ -442,10 +452,7 @@ START_TEST(prints_names_as_kubectl_does)
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(ts, deploy, strlen(deploy), &err) == 0, "%s", err.message);
     char kubeconfig[128];
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "-o name compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "-o name");
     expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "name", NULL}, 0,
                       "configmap/a1\nconfigmap/a2\n", "");
     expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a2", "-o=NAME", NULL}, 0,
@@ -472,10 +479,7 @@ START_TEST(gets_several_names_as_kubectl_does)
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(ts, secret, strlen(secret), &err) == 0, "%s", err.message);
     char kubeconfig[128];
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "several names compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "several names");
     static const char x_missing[] = "Error from server (NotFound): configmaps \"x\" not found\n";
     expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a1", "a2", "-o", "name", NULL}, 0,
                       "configmap/a1\nconfigmap/a2\n", "");
@@ -545,11 +549,7 @@ START_TEST(reports_nothing_found_as_kubectl_does)
 {
     kr_testserver_t *ts = server();
     char kubeconfig[128];
-    kr_error_t err = {0};
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "empty results compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "empty results");
     static const char json[] = "{\n"
                                "    \"apiVersion\": \"v1\",\n"
                                "    \"items\": [],\n"
@@ -594,11 +594,7 @@ START_TEST(refuses_what_kubectl_refuses)
     kr_testserver_t *ts = server();
     load(ts, "a1", "1");
     char kubeconfig[128];
-    kr_error_t err = {0};
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "refusals compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "refusals");
 
     /* -w NAME gets the object first: not there, not waited for. */
     expect_like_kubectl(kubeconfig, (const char *[]){"-w", "cm", "nope", NULL}, 1,
@@ -699,11 +695,7 @@ START_TEST(list_errors_name_the_resource_and_selectors)
     kr_testserver_t *ts = server();
     load(ts, "a1", "1");
     char kubeconfig[128];
-    kr_error_t err = {0};
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "list errors compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "list errors");
     expect_like_kubectl(
         kubeconfig, (const char *[]){"cm", "-l", "bad==x=", NULL}, 1,
         "Error from server (BadRequest): Unable to find \"/v1, Resource=configmaps\" "
@@ -727,11 +719,7 @@ START_TEST(a_missing_namespace_is_reported_as_kubectl_does)
 {
     kr_testserver_t *ts = server();
     char kubeconfig[128];
-    kr_error_t err = {0};
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
-    if (!kr_test_have_program("kubectl"))
-        kr_test_skip("test_kr_get", "missing namespaces compared with kubectl: kubectl not found");
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "missing namespaces");
     expect_like_kubectl(kubeconfig, (const char *[]){"-n", "nowhere", "cm", "x", NULL}, 1,
                         "Error from server (NotFound): namespaces \"nowhere\" not found");
     expect_like_kubectl(kubeconfig, (const char *[]){"-n", "nowhere", "-w", "cm", "x", NULL}, 1,
@@ -750,9 +738,7 @@ START_TEST(resource_names_match_in_any_case_as_kubectl)
     kr_testserver_t *ts = server();
     load(ts, "a1", "1");
     char kubeconfig[128];
-    kr_error_t err = {0};
-    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), NULL);
     char bin[512];
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
     static const char *const names[] = {"ConfigMaps", "CONFIGMAP", "ConfigMaps.v1."};
