@@ -189,6 +189,34 @@ static long count(kr_chromium *c, const char *expression)
     return n;
 }
 
+/* Serves `sv` (into `*d`) and opens its page in Chromium, loaded and
+ * live. When Chromium cannot run: under CI=true the test fails, else test
+ * `name` is skipped; the server is stopped and NULL returned. */
+static kr_chromium *open_live_page(served *sv, struct MHD_Daemon **d, const char *name)
+{
+    unsigned short port = 0;
+    *d = start_server(sv, &port);
+    char page[64];
+    snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
+    kr_chromium *c = NULL;
+    char why[512];
+    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
+        MHD_stop_daemon(*d);
+        *d = NULL;
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0)
+            ck_abort_msg("chromium cannot run and CI=true: %s", why);
+        kr_test_skip(name, "%s", why);
+        return NULL;
+    }
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.body.dataset.ready === 'true' && "
+                                        "document.body.dataset.live === 'true'",
+                                        60000),
+                  "the page did not load and go live");
+    return c;
+}
+
 START_TEST(page_shows_rows_and_changes_live_without_reload)
 {
     char url[512];
@@ -201,27 +229,14 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
     put(inv, "east", KR_INVENTORY_ADDED, "ml", "train", "u1", "10", "running");
     put(inv, "east", KR_INVENTORY_ADDED, "ml", "eval", "u2", "11", "pending");
     put(inv, "west", KR_INVENTORY_ADDED, "ml", "train-b", "u3", "5", "running");
-    unsigned short port = 0;
     served sv = {.mu = PTHREAD_MUTEX_INITIALIZER, .inv = inv};
-    struct MHD_Daemon *d = start_server(&sv, &port);
-    char page[64];
-    snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
-    kr_chromium *c = NULL;
-    char why[512];
-    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
-        MHD_stop_daemon(d);
+    struct MHD_Daemon *d = NULL;
+    kr_chromium *c = open_live_page(&sv, &d, "page_shows_rows_and_changes_live_without_reload");
+    if (!c) {
         kr_inventory_free(inv);
-        const char *ci = getenv("CI");
-        if (ci && strcmp(ci, "true") == 0)
-            ck_abort_msg("chromium cannot run and CI=true: %s", why);
-        kr_test_skip("page_shows_rows_and_changes_live_without_reload", "%s", why);
         return;
     }
-    ck_assert_msg(kr_chromium_wait_true(c,
-                                        "document.body.dataset.ready === 'true' && "
-                                        "document.body.dataset.live === 'true'",
-                                        60000),
-                  "the page did not load and go live");
+    char why[512];
     /* Rows per cluster. */
     ck_assert_int_eq(count(c, "document.querySelectorAll('section.cluster').length"), 2);
     ck_assert_int_eq(count(c, "document.querySelectorAll('#cluster-east tbody tr').length"), 2);
@@ -332,27 +347,15 @@ START_TEST(page_history_of_a_busy_object_shows_its_latest_changes)
     int64_t newest = 0;
     ck_assert_int_eq(kr_inventory_last_seq(inv, &newest, &err), 0);
     ck_assert_int_eq(newest, CHANGES);
-    unsigned short port = 0;
     served sv = {.mu = PTHREAD_MUTEX_INITIALIZER, .inv = inv};
-    struct MHD_Daemon *d = start_server(&sv, &port);
-    char page[64];
-    snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
-    kr_chromium *c = NULL;
-    char why[512];
-    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
-        MHD_stop_daemon(d);
+    struct MHD_Daemon *d = NULL;
+    kr_chromium *c =
+        open_live_page(&sv, &d, "page_history_of_a_busy_object_shows_its_latest_changes");
+    if (!c) {
         kr_inventory_free(inv);
-        const char *ci = getenv("CI");
-        if (ci && strcmp(ci, "true") == 0)
-            ck_abort_msg("chromium cannot run and CI=true: %s", why);
-        kr_test_skip("page_history_of_a_busy_object_shows_its_latest_changes", "%s", why);
         return;
     }
-    ck_assert_msg(kr_chromium_wait_true(c,
-                                        "document.body.dataset.ready === 'true' && "
-                                        "document.body.dataset.live === 'true'",
-                                        60000),
-                  "the page did not load and go live");
+    char why[512];
     json_t *v = NULL;
     ck_assert_int_eq(kr_chromium_eval(c,
                                       "document.getElementById('row:east/Job/ml/busy')"
