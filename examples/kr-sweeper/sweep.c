@@ -1076,6 +1076,21 @@ int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
     return rc;
 }
 
+/* One SWEEP_SKIPPED of `cluster` as a whole, with `detail` (its
+ * reference taken; NULL: none). */
+static int record_cluster_skipped(const recorder *rec, const char *cluster, json_t *detail)
+{
+    kr_inventory_action a = {.cluster = cluster,
+                             .kind = "Cluster",
+                             .name = cluster,
+                             .event = "SWEEP_SKIPPED",
+                             .actor = KR_MANAGER_SWEEPER,
+                             .detail = detail};
+    int rc = record_one(rec, &a);
+    json_decref(detail);
+    return rc;
+}
+
 /* A refused cluster: one SWEEP_SKIPPED, its counts in the detail. */
 static int record_refusal(const recorder *rec, const sweep_refusal *r)
 {
@@ -1088,15 +1103,7 @@ static int record_refusal(const recorder *rec, const sweep_refusal *r)
         json_object_set_new(detail, "allClusters", json_true());
     if (detail && r->inventory)
         json_object_set_new(detail, "inventory", json_true());
-    kr_inventory_action a = {.cluster = r->cluster,
-                             .kind = "Cluster",
-                             .name = r->cluster,
-                             .event = "SWEEP_SKIPPED",
-                             .actor = KR_MANAGER_SWEEPER,
-                             .detail = detail};
-    int rc = record_one(rec, &a);
-    json_decref(detail);
-    return rc;
+    return record_cluster_skipped(rec, r->cluster, detail);
 }
 
 /* A cluster (or one resource of it) not swept, and why. */
@@ -1105,15 +1112,7 @@ static int record_skip(const recorder *rec, const sweep_skip *s)
     json_t *detail = json_pack("{s:s}", "reason", s->why);
     if (detail && *s->resource) /* "": the cluster's every resource */
         json_object_set_new(detail, "resource", json_string(s->resource));
-    kr_inventory_action a = {.cluster = s->cluster,
-                             .kind = "Cluster",
-                             .name = s->cluster,
-                             .event = "SWEEP_SKIPPED",
-                             .actor = KR_MANAGER_SWEEPER,
-                             .detail = detail};
-    int rc = record_one(rec, &a);
-    json_decref(detail);
-    return rc;
+    return record_cluster_skipped(rec, s->cluster, detail);
 }
 
 /* The refusals and skips of `p` not recorded yet, recorded; `mark`:
