@@ -1551,6 +1551,78 @@ static void pg_exec(PGconn *c, const char *sql)
     PQclear(r);
 }
 
+/* PostgreSQL started, with a fresh database (its URL in `url`); NULL
+ * when it cannot start and need not: the test `test` is skipped. */
+static kr_pgserver *pg_up(const char *test, char *url, size_t len)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip(test, "PostgreSQL cannot start (%s)", why);
+        return NULL;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, len), 0);
+    return pg;
+}
+
+/* The inventory's schema made in the database at `url`. */
+static void pg_schema(const char *url)
+{
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_inventory_free(inv);
+}
+
+/* A session on `url` that holds `table` locked in an open transaction:
+ * every other query on the table waits until it rolls back. */
+static PGconn *pg_lock(const char *url, const char *table)
+{
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    pg_exec(holder, "BEGIN");
+    char sql[128];
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
+    pg_exec(holder, sql);
+    return holder;
+}
+
+/* Waits (up to 30 s) for a query that waits for a lock, and asserts one
+ * does. */
+static void pg_wait_for_a_waiter(PGconn *holder)
+{
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
+           time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+}
+
+/* The program `p` awaited: asserts it exits `want` (else shows its log). */
+static void proc_exits(kr_test_proc *p, int want)
+{
+    int code = kr_test_proc_wait(p, 60000);
+    char *text = kr_test_proc_log_text(p);
+    ck_assert_msg(code == want, "exit %d:\n%s", code, text ? text : "");
+    free(text);
+    kr_test_proc_free(p);
+}
+
+/* The end of a test of the program on PostgreSQL: its files, the
+ * platform and PostgreSQL gone. */
+static void pg_test_end(const run_files *rf, kr_pgserver *pg)
+{
+    const char *files[] = {rf->log, rf->kc[0], rf->kc[1], rf->kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    rmdir(rf->dir);
+    platform_down();
+    kr_pgserver_free(pg);
+}
+
 /* The program: a graceful stop (SIGTERM) of the leader while its sweep
  * reads the inventory, and the read waits on a stalled PostgreSQL (another
  * session holds the objects' table locked: the query waits without end).
@@ -1560,16 +1632,11 @@ static void pg_exec(PGconn *c, const char *sql)
  * still held, and the read, given up, ends on its own once the lock goes. */
 START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
 {
-    char why[512];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("a_stop_during_a_stalled_inventory_read_releases_the_lease",
-                     "PostgreSQL cannot start (%s)", why);
-        return;
-    }
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    kr_pgserver *pg =
+        pg_up("a_stop_during_a_stalled_inventory_read_releases_the_lease", url, sizeof(url));
+    if (!pg)
+        return;
     platform_up();
     run_files rf;
     run_files_make(&rf, "kr-sweeper-pgstall");
@@ -1585,21 +1652,14 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
     /* a first sweep, its inventory check included (the plan is printed
      * after it): the tables are there */
     ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
-    PGconn *holder = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
-    pg_exec(holder, "BEGIN");
-    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    PGconn *holder = pg_lock(url, "kr_objects");
     /* a later sweep's read waits for the lock */
-    struct timespec tick = {0, 20 * 1000000};
-    time_t deadline = time(NULL) + 30;
-    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
-           time(NULL) < deadline)
-        nanosleep(&tick, &tick);
-    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+    pg_wait_for_a_waiter(holder);
     ck_assert(!lease_released());
     ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    struct timespec tick = {0, 20 * 1000000};
     bool released = false;
-    deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + 30;
     while (!released && kr_test_proc_running(&p) && time(NULL) < deadline) {
         released = lease_released();
         if (!released)
@@ -1613,17 +1673,8 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
     free(text);
     pg_exec(holder, "ROLLBACK");
     PQfinish(holder);
-    int code = kr_test_proc_wait(&p, 60000);
-    text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 0, "exit %d:\n%s", code, text ? text : "");
-    free(text);
-    kr_test_proc_free(&p);
-    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        unlink(files[i]);
-    rmdir(rf.dir);
-    platform_down();
-    kr_pgserver_free(pg);
+    proc_exits(&p, 0);
+    pg_test_end(&rf, pg);
 }
 END_TEST
 
@@ -1634,26 +1685,13 @@ END_TEST
  * a clean sweep (0). */
 START_TEST(once_exits_1_when_the_inventory_check_fails)
 {
-    char why[512];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("once_exits_1_when_the_inventory_check_fails", "PostgreSQL cannot start (%s)",
-                     why);
-        return;
-    }
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    kr_pgserver *pg = pg_up("once_exits_1_when_the_inventory_check_fails", url, sizeof(url));
+    if (!pg)
+        return;
     /* the schema made: the program's open does not touch kr_objects */
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
-    kr_inventory_free(inv);
-    PGconn *holder = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
-    pg_exec(holder, "BEGIN");
-    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    pg_schema(url);
+    PGconn *holder = pg_lock(url, "kr_objects");
     platform_up();
     run_files rf;
     run_files_make(&rf, "kr-sweeper-pgonce");
@@ -1670,17 +1708,8 @@ START_TEST(once_exits_1_when_the_inventory_check_fails)
     /* the query given up ends once the lock goes: then the program exits */
     pg_exec(holder, "ROLLBACK");
     PQfinish(holder);
-    int code = kr_test_proc_wait(&p, 60000);
-    char *text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 1, "exit %d:\n%s", code, text ? text : "");
-    free(text);
-    kr_test_proc_free(&p);
-    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        unlink(files[i]);
-    rmdir(rf.dir);
-    platform_down();
-    kr_pgserver_free(pg);
+    proc_exits(&p, 1);
+    pg_test_end(&rf, pg);
 }
 END_TEST
 
@@ -1692,25 +1721,13 @@ END_TEST
  * its books not whole. */
 START_TEST(a_record_the_database_does_not_take_holds_the_sweep_no_longer)
 {
-    char why[512];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("a_record_the_database_does_not_take_holds_the_sweep_no_longer",
-                     "PostgreSQL cannot start (%s)", why);
-        return;
-    }
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
-    kr_inventory_free(inv);
-    PGconn *holder = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
-    pg_exec(holder, "BEGIN");
-    pg_exec(holder, "LOCK TABLE kr_transactions IN ACCESS EXCLUSIVE MODE");
+    kr_pgserver *pg =
+        pg_up("a_record_the_database_does_not_take_holds_the_sweep_no_longer", url, sizeof(url));
+    if (!pg)
+        return;
+    pg_schema(url);
+    PGconn *holder = pg_lock(url, "kr_transactions");
     platform_up();
     json_decref(create(&dc1, CM, copy_cm("unbooked", KR_MANAGER_SYNCER, "uid-of-nothing")));
     json_decref(create(&dc1, CM, copy_cm("unbooked-2", KR_MANAGER_SYNCER, "uid-of-nothing")));
@@ -1736,17 +1753,8 @@ START_TEST(a_record_the_database_does_not_take_holds_the_sweep_no_longer)
     ck_assert_uint_eq(count_named("unbooked"), 0);
     pg_exec(holder, "ROLLBACK");
     PQfinish(holder);
-    int code = kr_test_proc_wait(&p, 60000);
-    text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 1, "exit %d:\n%s", code, text ? text : "");
-    free(text);
-    kr_test_proc_free(&p);
-    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        unlink(files[i]);
-    rmdir(rf.dir);
-    platform_down();
-    kr_pgserver_free(pg);
+    proc_exits(&p, 1);
+    pg_test_end(&rf, pg);
 }
 END_TEST
 
@@ -1796,25 +1804,12 @@ static void metrics_of(const kr_test_proc *p, char *out, size_t len)
  * sweep held in its check (the objects' table locked) showed as ended. */
 START_TEST(the_last_sweep_time_is_set_when_the_sweep_ends)
 {
-    char why[512];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("the_last_sweep_time_is_set_when_the_sweep_ends",
-                     "PostgreSQL cannot start (%s)", why);
-        return;
-    }
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
-    kr_inventory_free(inv);
-    PGconn *holder = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
-    pg_exec(holder, "BEGIN");
-    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    kr_pgserver *pg = pg_up("the_last_sweep_time_is_set_when_the_sweep_ends", url, sizeof(url));
+    if (!pg)
+        return;
+    pg_schema(url);
+    PGconn *holder = pg_lock(url, "kr_objects");
     platform_up();
     run_files rf;
     run_files_make(&rf, "kr-sweeper-pglast");
@@ -1828,12 +1823,9 @@ START_TEST(the_last_sweep_time_is_set_when_the_sweep_ends)
     kr_test_proc p = {0};
     kr_test_proc_start(&p, rf.log, argv);
     /* the first sweep's check waits for the lock */
+    pg_wait_for_a_waiter(holder);
     struct timespec tick = {0, 20 * 1000000};
-    time_t deadline = time(NULL) + 30;
-    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
-           time(NULL) < deadline)
-        nanosleep(&tick, &tick);
-    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+    time_t deadline;
     static char metrics[1 << 17];
     for (deadline = time(NULL) + 30;
          !strstr(metrics, "kr_sweeper_sweeps_total 1\n") && time(NULL) < deadline;
@@ -1855,12 +1847,7 @@ START_TEST(the_last_sweep_time_is_set_when_the_sweep_ends)
     ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
     ck_assert_int_eq(kr_test_proc_wait(&p, 60000), 0);
     kr_test_proc_free(&p);
-    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        unlink(files[i]);
-    rmdir(rf.dir);
-    platform_down();
-    kr_pgserver_free(pg);
+    pg_test_end(&rf, pg);
 }
 END_TEST
 
