@@ -612,6 +612,14 @@ int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t *
     *dups = NULL;
     if (!req->body || ts_content_is_yaml(req) || ts_content_is_protobuf(req))
         return 0;
+    /* The usual body has no key twice: one strict parse says so at the
+     * cost of a parse, where the walk reads each scalar on its own */
+    json_t *strict = json_loadb(req->body, req->body_len,
+                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (strict) {
+        json_decref(strict);
+        return 0;
+    }
     dup_walk d = {.s = req->body,
                   .n = req->body_len,
                   .dups = json_array(),
