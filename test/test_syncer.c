@@ -1943,6 +1943,100 @@ START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 }
 END_TEST
 
+/* Set (`value` non-NULL) or remove annotation `key` of ConfigMap `name`
+ * on the hub, as kubectl annotate does (again after a conflict with the
+ * syncer), and wait until the syncer's hub cache holds it. */
+static void hub_annotate(world *w, const char *name, const char *key, const char *value)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc, attempts = 0;
+    do {
+        json_t *live = fetch(&w->hub, CM, name);
+        ck_assert_ptr_nonnull(live);
+        json_t *md = json_object_get(live, "metadata");
+        if (!json_object_get(md, "annotations"))
+            json_object_set_new(md, "annotations", json_object());
+        if (value)
+            json_object_set_new(json_object_get(md, "annotations"), key, json_string(value));
+        else
+            json_object_del(json_object_get(md, "annotations"), key);
+        rc = kr_client_update(w->hub.c, CM, NSNAME, live, NULL, &out, &err);
+        json_decref(live);
+    } while (rc != 0 && ++attempts < 200);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    wait_hub(w, CM, out);
+    json_decref(out);
+}
+
+/* The hub object `name` carries nothing of ours: no finalizer, no status. */
+static void assert_nothing_of_ours(world *w, const char *name)
+{
+    json_t *hub = fetch(&w->hub, CM, name);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert(!kr_managed_has_finalizer(hub, KR_FINALIZER_SYNCER));
+    json_t *ann = json_object_get(json_object_get(hub, "metadata"), "annotations");
+    ck_assert_msg(!json_object_get(ann, KR_ANNOTATION_SYNC_STATUS), "%s still has a status: %s",
+                  name, json_string_value(json_object_get(ann, KR_ANNOTATION_SYNC_STATUS)));
+    json_decref(hub);
+}
+
+/* An object synced, then ignored (or given an owner): its finalizer and
+ * its status go (the status would go on saying copies verified that no
+ * longer follow it); its copies stay as they were, whatever it becomes;
+ * synced again, it gets both back. */
+START_TEST(an_object_no_longer_synced_keeps_no_status_of_ours)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "later-ignored", "v1", NULL));
+    hub_put(&w, CM, object_of(CM, "later-owned", "v1", NULL));
+    converge(&w, 3, false);
+    for (int d = 0; d < N_DC; d++) {
+        assert_copy(&w, CM, d, "later-ignored", "v1");
+        assert_copy(&w, CM, d, "later-owned", "v1");
+    }
+
+    hub_annotate(&w, "later-ignored", KR_ANNOTATION_IGNORE, "true");
+    json_t *owned = fetch(&w.hub, CM, "later-owned");
+    json_t *owner = fetch(&w.hub, CM, "later-ignored");
+    json_object_set_new(json_object_get(owned, "metadata"), "ownerReferences",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap",
+                                  "name", "later-ignored", "uid", meta(owner, "uid")));
+    json_decref(owner);
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update(w.hub.c, CM, NSNAME, owned, NULL, &out, &err) == 0, "%s",
+                  err.message);
+    wait_hub(&w, CM, out);
+    json_decref(out);
+    json_decref(owned);
+    converge(&w, 3, false);
+    assert_nothing_of_ours(&w, "later-ignored");
+    assert_nothing_of_ours(&w, "later-owned");
+
+    /* changed while not synced: the copies keep what they had */
+    json_t *changed = object_of(CM, "later-ignored", "v2", NULL);
+    json_object_set_new(json_object_get(changed, "metadata"), "annotations",
+                        json_pack("{s:s}", KR_ANNOTATION_IGNORE, "true"));
+    hub_put(&w, CM, changed);
+    converge(&w, 3, false);
+    for (int d = 0; d < N_DC; d++) {
+        assert_copy_holds(&w, d, "later-ignored", "v1");
+        assert_copy_holds(&w, d, "later-owned", "v1");
+    }
+    assert_nothing_of_ours(&w, "later-ignored");
+    assert_nothing_of_ours(&w, "later-owned");
+
+    /* synced again: the copies follow, finalizer and status come back */
+    hub_annotate(&w, "later-ignored", KR_ANNOTATION_IGNORE, NULL);
+    converge(&w, 3, false);
+    for (int d = 0; d < N_DC; d++)
+        assert_copy(&w, CM, d, "later-ignored", "v2");
+    world_down(&w);
+}
+END_TEST
+
 /* Whether the hub still holds `name` (a ConfigMap). */
 static bool fetch_exists(world *w, const char *name)
 {
@@ -4067,6 +4161,7 @@ int main(void)
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
+    tcase_add_test(tc, an_object_no_longer_synced_keeps_no_status_of_ours);
     tcase_add_test(tc, a_replica_out_of_its_term_sends_nothing);
     tcase_add_test(tc, a_new_leader_behind_its_predecessor_creates_no_copy_of_a_deleted_object);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);

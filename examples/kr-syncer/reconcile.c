@@ -1843,7 +1843,10 @@ static step reconcile_sync(rctx *c)
     return st;
 }
 
-/* An object we do not sync: it keeps its copies, but not our finalizer. */
+/* An object we do not sync: it keeps its copies, but neither our
+ * finalizer nor our status (whose entries, kept, would go on saying the
+ * copies are verified while nothing keeps them so), both gone in one
+ * write. */
 static step reconcile_skipped(rctx *c)
 {
     forget_write(c);
@@ -1859,6 +1862,18 @@ static step reconcile_skipped(rctx *c)
     json_t *patch = NULL;
     if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, false, &patch, c->err) != 0)
         return STEP_FAILED;
+    const json_t *annotations = json_object_get(json_object_get(c->hub, "metadata"), "annotations");
+    if (json_object_get(annotations, KR_ANNOTATION_SYNC_STATUS)) {
+        if (!patch)
+            patch = json_pack("{s:{s:s?}}", "metadata", "resourceVersion",
+                              meta_string(c->hub, "resourceVersion"));
+        json_t *meta = json_object_get(patch, "metadata");
+        if (!meta || json_object_set_new(meta, "annotations",
+                                         json_pack("{s:n}", KR_ANNOTATION_SYNC_STATUS)) != 0) {
+            json_decref(patch);
+            return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+        }
+    }
     step st = patch ? hub_patch(c, patch) : STEP_OK;
     json_decref(patch);
     return st;
