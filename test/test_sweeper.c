@@ -1334,7 +1334,7 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     snprintf(args, sizeof(args), "%s --dry-run --max-delete-ratio 1", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
     ck_assert_msg(!strstr(out, "refused"), "%s", out);
-    static const char *const ratios[] = {"0", "1.5", "-0.1", "nan", "half"};
+    static const char *const ratios[] = {"0", "1.5", "-0.1", "nan", "half", "0x1p-2", "0X.8"};
     for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
         snprintf(args, sizeof(args), "%s --dry-run --max-delete-ratio %s", common, ratios[i]);
         ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "--max-delete-ratio %s", ratios[i]);

@@ -482,8 +482,10 @@ static int check_flags(sweeper *s, kr_error_t *err)
                             MIN_RATE, flags.rate);
     end = NULL;
     double ratio = strtod(flags.max_delete_ratio, &end);
-    if (!end || *end || end == flags.max_delete_ratio || !isfinite(ratio) || ratio <= 0 ||
-        ratio > 1)
+    /* a decimal share: strtod also reads hex floats (0x1p-2) */
+    if (!end || *end || end == flags.max_delete_ratio ||
+        flags.max_delete_ratio[strspn(flags.max_delete_ratio, "0123456789.")] != '\0' ||
+        !isfinite(ratio) || ratio <= 0 || ratio > 1)
         return kr_error_set(err, KR_EINVAL,
                             "--max-delete-ratio: want a share above 0 and at most 1, got %s",
                             flags.max_delete_ratio);
