@@ -2150,6 +2150,21 @@ START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
     ck_assert_str_eq(plan.items[0].name, "ghost");
     ck_assert_int_eq(plan.items[0].reason, SWEEP_NOT_IN_CLUSTER);
     ck_assert_int_eq(plan.items[0].action, SWEEP_PLANNED);
+    /* the table's ACTION column starts where its heading does: REASON is
+     * as wide as the longest reason (this row's overflowed a width of 30) */
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *out = open_memstream(&table, &table_len);
+    ck_assert_ptr_nonnull(out);
+    sweep_print_table(&plan, out);
+    fclose(out);
+    const char *row = strchr(table, '\n');
+    ck_assert_ptr_nonnull(row);
+    row++;
+    ck_assert_msg(strstr(row, "inventory row, not in the cluster") && strstr(table, "ACTION") &&
+                      strstr(row, "planned") - row == strstr(table, "ACTION") - table,
+                  "%s", table);
+    free(table);
     sweep_plan_free(&plan);
     ck_assert_uint_eq(live_rows(inv), 3); /* a dry run marks nothing */
 

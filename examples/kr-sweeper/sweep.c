@@ -436,19 +436,26 @@ static void format_age(int64_t s, char *buf, size_t len)
 
 void sweep_print_table(const sweep_plan *p, FILE *out)
 {
+    /* REASON as wide as the longest reason: ACTION stays in one column */
+    int reason_w = 0;
+    for (int r = SWEEP_SOURCE_GONE; r <= SWEEP_NOT_IN_CLUSTER; r++) {
+        int len = (int)strlen(sweep_reason_name((sweep_reason)r));
+        reason_w = len > reason_w ? len : reason_w;
+    }
     if (p->n == 0) /* where a cluster was skipped, nothing was looked for there */
         fprintf(out,
                 p->n_skips ? "No zombies found in the clusters listed.\n" : "No zombies found.\n");
     else
-        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-30s %s\n", "CLUSTER", "KIND", "NAMESPACE",
-                "NAME", "AGE", "REASON", "ACTION");
+        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-*s %s\n", "CLUSTER", "KIND", "NAMESPACE",
+                "NAME", "AGE", reason_w, "REASON", "ACTION");
     for (size_t i = 0; i < p->n; i++) {
         const sweep_candidate *c = &p->items[i];
         char age[32];
         format_age(c->age_s, age, sizeof(age));
-        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-30s %s%s%s\n", c->cluster, c->kind,
-                c->namespace_[0] ? c->namespace_ : "-", c->name, age, sweep_reason_name(c->reason),
-                sweep_action_name(c->action), c->error ? ": " : "", c->error ? c->error : "");
+        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-*s %s%s%s\n", c->cluster, c->kind,
+                c->namespace_[0] ? c->namespace_ : "-", c->name, age, reason_w,
+                sweep_reason_name(c->reason), sweep_action_name(c->action), c->error ? ": " : "",
+                c->error ? c->error : "");
     }
     for (size_t i = 0; i < p->n_skips; i++)
         fprintf(out, "cluster %s skipped%s%s%s: %s\n", p->skips[i].cluster,
