@@ -1713,6 +1713,64 @@ START_TEST(once_exits_1_when_the_inventory_check_fails)
 }
 END_TEST
 
+/* The program: a sweep whose inventory check could not be made (the
+ * objects' table locked by another session past --request-timeout)
+ * printed "No zombies found." and a JSON plan with no word of it, as if
+ * the inventory had been checked and found clean. The table now says the
+ * check failed, and why, and the JSON plan has "inventoryCheck". */
+START_TEST(the_plan_says_the_inventory_check_failed)
+{
+    char url[512];
+    kr_pgserver *pg = pg_up("the_plan_says_the_inventory_check_failed", url, sizeof(url));
+    if (!pg)
+        return;
+    pg_schema(url);
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pgplan");
+    char plan_file[800];
+    snprintf(plan_file, sizeof(plan_file), "%s/plan.json", rf.dir);
+    for (int json = 0; json <= 1; json++) {
+        PGconn *holder = pg_lock(url, "kr_objects");
+        char words[4096];
+        snprintf(words, sizeof(words),
+                 "--kubeconfig %s --cluster dc1=%s --listen 0 --once --grace 0s "
+                 "--request-timeout 1s --inventory %s --log-format text%s",
+                 rf.kc[0], rf.kc[1], url, json ? " -o json" : "");
+        const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+        sweeper_argv(words, argv);
+        kr_test_proc p = {0};
+        if (json)
+            kr_test_proc_start_split(&p, plan_file, rf.log, argv);
+        else
+            kr_test_proc_start(&p, rf.log, argv);
+        /* the plan is printed while the query given up still waits */
+        bool printed = kr_test_proc_log_wait(&p, json ? "\n}" : "No zombies found", 0, 30000);
+        pg_exec(holder, "ROLLBACK");
+        PQfinish(holder);
+        int code = kr_test_proc_wait(&p, 60000);
+        char *text = kr_test_proc_log_text(&p);
+        ck_assert_msg(printed && code == 1, "exit %d:\n%s", code, text ? text : "");
+        if (json) {
+            json_error_t jerr;
+            json_t *doc = json_loads(text, 0, &jerr);
+            ck_assert_msg(doc, "%s: %s", jerr.text, text);
+            const char *check = json_string_value(json_object_get(doc, "inventoryCheck"));
+            ck_assert_msg(check && strncmp(check, "failed: ", 8) == 0, "%s", text);
+            json_decref(doc);
+        } else {
+            ck_assert_msg(strstr(text, "No zombies found in the clusters listed.\n") &&
+                              strstr(text, "inventory check failed: "),
+                          "%s", text);
+        }
+        free(text);
+        kr_test_proc_free(&p);
+    }
+    unlink(plan_file);
+    pg_test_end(&rf, pg);
+}
+END_TEST
+
 /* The program: a record whose database does not answer (another session
  * holds the transactions' table locked: the insert waits without end)
  * held the sweep until a stop, its deletes and its plan with it. It now
@@ -2687,6 +2745,7 @@ int main(void)
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
     tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);
+    tcase_add_test(tc, the_plan_says_the_inventory_check_failed);
     tcase_add_test(tc, a_record_the_database_does_not_take_holds_the_sweep_no_longer);
     tcase_add_test(tc, the_last_sweep_time_is_set_when_the_sweep_ends);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);

@@ -351,17 +351,25 @@ static int sweep_once(sweeper *s)
      * inventory's check: its queries would wait behind the records the
      * stop left to the outbox, on a database that may be stalled, and hold
      * the Lease meanwhile. The next sweep makes it. */
-    if (s->inventory && giving_up(s))
+    if (s->inventory && giving_up(s)) {
         kr_log(s->opts.logger, KR_LOG_INFO, "sweeper",
                "inventory: not checked: stopping, or no longer leading");
-    else if (s->inventory && (rc = sweep_inventory(&s->opts, s->inventory, &plan, &err)) != 0)
+        plan.inventory_check = SWEEP_CHECK_LEFT;
+        snprintf(plan.inventory_why, sizeof(plan.inventory_why), "%s",
+                 "stopping, or no longer leading");
+    } else if (s->inventory && (rc = sweep_inventory(&s->opts, s->inventory, &plan, &err)) != 0) {
         kr_log(s->opts.logger, rc == KR_ECANCELED ? KR_LOG_INFO : KR_LOG_ERROR, "sweeper",
                "inventory sweep %s: %s", rc == KR_ECANCELED ? "left to the next sweep" : "failed",
                err.message);
+        plan.inventory_check = rc == KR_ECANCELED ? SWEEP_CHECK_LEFT : SWEEP_CHECK_FAILED;
+        snprintf(plan.inventory_why, sizeof(plan.inventory_why), "%s", err.message);
+    } else if (s->inventory) {
+        plan.inventory_check = SWEEP_CHECK_MADE;
+    }
     /* a check that could not be made (the database failed, or did not
      * answer in time) fails the sweep, as a record that could not be
      * made does; one a stop or a lost Lease left is the next sweep's */
-    bool unchecked = rc != 0 && rc != KR_ECANCELED;
+    bool unchecked = plan.inventory_check == SWEEP_CHECK_FAILED;
     /* deletions refused, and the inventory's rows of a cluster refused */
     size_t refused_clusters = plan.n_refusals;
     kr_metrics_gauge_set(s->refused, (double)refused_clusters);

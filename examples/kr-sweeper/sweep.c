@@ -442,9 +442,13 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
         int len = (int)strlen(sweep_reason_name((sweep_reason)r));
         reason_w = len > reason_w ? len : reason_w;
     }
-    if (p->n == 0) /* where a cluster was skipped, nothing was looked for there */
+    /* where a cluster was skipped, or the inventory not checked, nothing
+     * was looked for there */
+    bool partial = p->n_skips || p->inventory_check == SWEEP_CHECK_FAILED ||
+                   p->inventory_check == SWEEP_CHECK_LEFT;
+    if (p->n == 0)
         fprintf(out,
-                p->n_skips ? "No zombies found in the clusters listed.\n" : "No zombies found.\n");
+                partial ? "No zombies found in the clusters listed.\n" : "No zombies found.\n");
     else
         fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-*s %s\n", "CLUSTER", "KIND", "NAMESPACE",
                 "NAME", "AGE", reason_w, "REASON", "ACTION");
@@ -461,6 +465,10 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
         fprintf(out, "cluster %s skipped%s%s%s: %s\n", p->skips[i].cluster,
                 *p->skips[i].resource ? " (" : "", p->skips[i].resource,
                 *p->skips[i].resource ? ")" : "", p->skips[i].why);
+    if (p->inventory_check == SWEEP_CHECK_FAILED)
+        fprintf(out, "inventory check failed: %s\n", p->inventory_why);
+    else if (p->inventory_check == SWEEP_CHECK_LEFT)
+        fprintf(out, "inventory check left to the next sweep: %s\n", p->inventory_why);
     if (p->young)
         fprintf(out, "%zu zombie(s) younger than the grace period left alone.\n", p->young);
     if (p->unjudged)
@@ -526,9 +534,19 @@ json_t *sweep_plan_json(const sweep_plan *p)
             json_object_set_new(r, "inventory", json_true());
         json_array_append_new(refused, r);
     }
-    return json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
-                     "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
-                     "notJudged", (json_int_t)p->unjudged);
+    json_t *doc = json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters",
+                            skips, "refusedClusters", refused, "youngerThanGrace",
+                            (json_int_t)p->young, "notJudged", (json_int_t)p->unjudged);
+    char check[1100];
+    if (doc && p->inventory_check != SWEEP_CHECK_NONE) {
+        snprintf(check, sizeof(check), "%s%s",
+                 p->inventory_check == SWEEP_CHECK_MADE     ? "made"
+                 : p->inventory_check == SWEEP_CHECK_FAILED ? "failed: "
+                                                            : "left to the next sweep: ",
+                 p->inventory_check == SWEEP_CHECK_MADE ? "" : p->inventory_why);
+        json_object_set_new(doc, "inventoryCheck", json_string(check));
+    }
+    return doc;
 }
 
 /* ---- inventory calls, given up when the sweep must not wait --------------------------- */

@@ -99,6 +99,14 @@ typedef struct sweep_tally {
  * cluster would go: a few zombies of a small cluster are no mass delete. */
 #define SWEEP_RATIO_MIN_DELETES 10
 
+/* The inventory's check of a sweep (sweep_inventory), as the plan says it. */
+typedef enum sweep_check {
+    SWEEP_CHECK_NONE = 0, /* no inventory: none to make */
+    SWEEP_CHECK_MADE,
+    SWEEP_CHECK_FAILED, /* the database failed, or did not answer in time */
+    SWEEP_CHECK_LEFT, /* a stop or a lost Lease left it to the next sweep */
+} sweep_check;
+
 typedef struct sweep_plan {
     sweep_candidate *items;
     size_t n, cap;
@@ -112,6 +120,8 @@ typedef struct sweep_plan {
     size_t n_refusals, cap_refusals;
     sweep_tally *tallies; /* per (cluster, resource) planned: the guard's counts */
     size_t n_tallies, cap_tallies;
+    sweep_check inventory_check; /* set by the program after sweep_inventory */
+    char inventory_why[1024]; /* SWEEP_CHECK_FAILED, _LEFT: why */
 } sweep_plan;
 
 void sweep_plan_free(sweep_plan *p);
@@ -353,7 +363,11 @@ int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
  * JSON document {"candidates": [...], "skippedClusters": [...],
- * "refusedClusters": [...], ...}. */
+ * "refusedClusters": [...], ...}; both say how the inventory's check went
+ * (plan->inventory_check): the table when it was not made ("inventory
+ * check failed: WHY"), the JSON always but without an inventory
+ * ("inventoryCheck": "made", "failed: WHY" or "left to the next sweep:
+ * WHY"). */
 void sweep_print_table(const sweep_plan *p, FILE *out);
 json_t *sweep_plan_json(const sweep_plan *p);
 
