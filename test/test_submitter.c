@@ -4376,6 +4376,24 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
                       sub_str(resp.body, "error"));
         json_decref(resp.body);
     }
+    /* so is a history's uid that is no UTF-8: a 400 as for the others,
+     * before the history is looked for (it was a 404, no runnable having
+     * had that uid) */
+    {
+        static const char *const uid_name[] = {"uid"};
+        api_request req = {.method = "GET",
+                           .path = "/api/v1/runnables/default/x/history",
+                           .authorization = "Bearer tok-alice",
+                           .q_uid = "\xff",
+                           .q_names = uid_name,
+                           .n_q_names = 1};
+        api_response resp = {0};
+        api_handle(&E.api, &req, &resp);
+        ck_assert_msg(resp.status == 400, "history uid: %d %s", resp.status,
+                      sub_str(resp.body, "error"));
+        ck_assert_str_eq(sub_str(resp.body, "error"), "a query parameter is not valid UTF-8");
+        json_decref(resp.body);
+    }
     /* each path takes its parameters, each once: any other is a 400, as
      * kr-inventory's API answers, never ignored; so is a namespace that
      * is no namespace's name, never an empty list */

@@ -1188,7 +1188,8 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     kr_token_user *owned = NULL;
     const kr_token_user *who = authenticate(a, req, &owned, resp);
     if (who && (!utf8_ok(req->q_namespace) || !utf8_ok(req->q_clusters) ||
-                !utf8_ok(req->q_idempotency_key)))
+                !utf8_ok(req->q_idempotency_key) || !utf8_ok(req->q_uid) ||
+                !utf8_ok(req->q_limit) || !utf8_ok(req->q_continue)))
         answer_error(resp, 400, "a query parameter is not valid UTF-8");
     else if (who && strcmp(req->method, "POST") == 0 &&
              strcmp(who->user, SUB_UNKNOWN_SUBMITTER) == 0)
