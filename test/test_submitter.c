@@ -249,6 +249,29 @@ START_TEST(the_approvals_shown_are_those_of_the_spec_that_runs)
 }
 END_TEST
 
+/* Review finding: a runnable whose policy requires no approval showed
+ * "0/0 (edited spec: 0/0)" in the CLI's table once its spec was edited
+ * after the dispatch. None required is shown as "-", edited or not. */
+START_TEST(a_runnable_that_needs_no_approval_shows_none)
+{
+    json_t *r = runnable("alice", 0, "approvers");
+    json_t *st = json_object_get(r, "status");
+    char hash[65], shown[64];
+    ck_assert_int_eq(approval_spec_hash(r, hash), 0);
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "-");
+    json_object_set_new(st, "specHash", json_string(hash));
+    json_object_set_new(st, "phase", json_string(SUB_PHASE_RUNNING));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "-");
+    /* edited while it runs: still none required */
+    json_object_set_new(json_object_get(r, "spec"), "failoverPolicy", json_string("Never"));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "-");
+    json_decref(r);
+}
+END_TEST
+
 START_TEST(idempotency_names_are_deterministic_dns_labels)
 {
     char a[SUB_MAX_NAME + 1], b[SUB_MAX_NAME + 1], c[SUB_MAX_NAME + 1];
@@ -6087,6 +6110,7 @@ int main(void)
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
     tcase_add_test(unit, the_approvals_shown_are_those_of_the_spec_that_runs);
+    tcase_add_test(unit, a_runnable_that_needs_no_approval_shows_none);
     tcase_add_test(unit, an_outcome_has_the_reason_of_its_copy);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
     tcase_add_test(unit, an_inventory_error_is_named_once);

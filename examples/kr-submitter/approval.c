@@ -163,6 +163,10 @@ void approval_summary(const json_t *runnable, char *out, size_t len)
     char now[65] = "";
     approval_spec_hash(runnable, now);
     unsigned need = approval_required(runnable);
+    if (need == 0) { /* none required, edited or not: nothing to count */
+        snprintf(out, len, "-");
+        return;
+    }
     const char *phase = sub_str(runnable, "status.phase"),
                *ran = sub_str(runnable, "status.specHash");
     /* waiting: the spec as it is now is what the approvals are for */
