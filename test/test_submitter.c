@@ -4952,6 +4952,16 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]") &&
                       strstr(out, "\nRun 'kr-submitter list --help' for usage.\n"),
                   "%s", out);
+    /* nor a path: the API's are appended to it (http://h:p/api asked for
+     * /api/api/v1/runnables); a trailing slash is taken */
+    char pathed[128];
+    snprintf(pathed, sizeof(pathed), "%s/api", server);
+    ck_assert_int_eq(cli(p.bin, pathed, "tok-alice", list_only, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]") && strstr(out, "with no path") &&
+                      strstr(out, "\nRun 'kr-submitter list --help' for usage.\n"),
+                  "%s", out);
+    snprintf(pathed, sizeof(pathed), "%s//", server);
+    ck_assert_int_eq(cli(p.bin, pathed, "tok-alice", list_only, out, sizeof(out)), 0);
     /* the API refuses a query parameter it does not take, and a namespace
      * that is no namespace's name, with a 400 */
     static const struct {

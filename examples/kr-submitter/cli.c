@@ -784,6 +784,14 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
         rc = kr_error_set(&err, KR_EINVAL,
                           "--server: want http://HOST[:PORT] or https://HOST[:PORT], got \"%s\"",
                           o->server);
+    /* a path would come before them (http://h/api: /api/api/v1/...);
+     * trailing slashes alone are taken */
+    const char *path = rc == 0 ? strchr(strstr(o->server, "://") + 3, '/') : NULL;
+    if (path && path[strspn(path, "/")])
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--server: want http://HOST[:PORT] or https://HOST[:PORT], with no path "
+                          "(the API's paths, /api/v1/..., are appended to it), got \"%s\"",
+                          o->server);
     kr_manager_config_free(&cfg);
     return rc == 0 ? -1 : kr_manager_args_exit(&prog, rc, &err, stdout, stderr);
 }
