@@ -4910,6 +4910,36 @@ static void wait_pace(void)
     nanosleep(&pace, NULL);
 }
 
+/* Review finding: `serve --listen 0` ran the controller with no API and
+ * no health endpoints, and said nothing of it. It says so at start. */
+START_TEST(serve_without_an_endpoint_says_so)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    const char *argv[] = {
+        p.bin,      "serve", "--kubeconfig",      p.hub,     "--cluster",    p.dc1,
+        "--listen", "0",     "--token-auth-file", p.tokfile, "--log-format", "text",
+        NULL};
+    char log[700];
+    snprintf(log, sizeof(log), "%s/serve-no-listen.log", p.dir);
+    kr_test_proc serve;
+    kr_test_proc_start(&serve, log, argv);
+    /* the warning logged right after it at start */
+    bool started =
+        kr_test_proc_log_wait(&serve, "give --authorization-review", 0, (int)WAIT_S(30) * 1000);
+    char *text = kr_test_proc_log_text(&serve);
+    kr_test_proc_stop(&serve, 10000);
+    kr_test_proc_free(&serve);
+    ck_assert_msg(started, "%s", text);
+    ck_assert_msg(strstr(text, "--listen 0: no HTTP endpoint: the API (/api/v1/runnables) and the "
+                               "health endpoints"),
+                  "%s", text);
+    free(text);
+    program_env_down(&p);
+}
+END_TEST
+
 START_TEST(program_serves_the_api_and_the_cli_drives_it)
 {
     program_env p;
@@ -6187,6 +6217,7 @@ int main(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, serve_refuses_a_failover_after_below_its_minimum);
+    tcase_add_test(prog, serve_without_an_endpoint_says_so);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
     tcase_add_test(prog, program_shows_the_approvals_of_the_spec_that_runs);

@@ -488,6 +488,13 @@ static int serve(int argc, char **argv)
         setup(&a, &cfg, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else {
+        /* the API is the program's reason to be: without it the
+         * controller runs alone, which is allowed, never unseen */
+        if (!cfg.listen || !*cfg.listen || strcmp(cfg.listen, "0") == 0)
+            kr_log(kr_manager_logger(a.m), KR_LOG_WARN, SUB_PROGRAM,
+                   "--listen 0: no HTTP endpoint: the API (/api/v1/runnables) and the health "
+                   "endpoints (/healthz, /livez, /readyz, /metrics) are off, the controller "
+                   "runs alone");
         if (!cfg.authorization_review)
             kr_log(kr_manager_logger(a.m), KR_LOG_WARN, SUB_PROGRAM,
                    "every authenticated caller may submit to and read any namespace: "
