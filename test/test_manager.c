@@ -1584,7 +1584,13 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
     ck_assert_ptr_nonnull(only);
     json_decref(only);
     ck_assert_uint_eq(kr_store_len(kr_informer_store(a)), 2);
-    ck_assert(kr_manager_leading(r.m)); /* no election: leading while running */
+    /* no election: leading while running, from when the run has seen the
+     * caches synced (a moment after /readyz may say so) */
+    for (int64_t until = now_ms() + 20000; !kr_manager_leading(r.m) && now_ms() < until;) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert(kr_manager_leading(r.m));
     x = get(base, "/metrics");
     struct kr_prom_parsed *ps = malloc(sizeof(*ps));
     const char *bad = kr_prom_parse(x.body, ps);
