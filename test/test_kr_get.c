@@ -872,13 +872,19 @@ START_TEST(a_refused_connection_is_reported_as_kubectl_does)
     if (!kr_test_have_program("kubectl"))
         kr_test_skip("test_kr_get",
                      "a refused connection compared with kubectl: kubectl not found");
+    /* kubectl's discovery cache starts empty: one of an earlier server on
+     * this port would let kubectl ask for each NAME, and say the refusal
+     * once per NAME, where without it discovery fails first, said once */
+    char cache[256];
+    ck_assert(kr_test_tmpdir_make(cache, sizeof(cache), "kubectl-cache"));
     static const char *const cases[][4] = {
         {"cm", NULL}, {"cm", "a", "b", NULL}, {"cm/a", "-o", "json", NULL}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *argv[8] = {"kr-get", "--kubeconfig", kubeconfig},
-                   *kargv[10] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+                   *kargv[12] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig,
+                                 "--cache-dir",  cache,     "get"};
         for (size_t j = 0; cases[i][j]; j++)
-            argv[3 + j] = kargv[5 + j] = cases[i][j];
+            argv[3 + j] = kargv[7 + j] = cases[i][j];
         static char out[4096], err[65536];
         kr_test_proc_io io = {.err = err, .err_size = sizeof(err)};
         for (int k = 0; k < 2; k++) {
@@ -894,6 +900,7 @@ START_TEST(a_refused_connection_is_reported_as_kubectl_does)
         }
     }
     unlink(kubeconfig);
+    kr_test_tmpdir_remove(cache);
     close(fd);
 }
 END_TEST

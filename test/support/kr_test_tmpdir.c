@@ -90,7 +90,13 @@ bool kr_test_tmpdir_enter(char *root, size_t size)
     snprintf(prefix, sizeof(prefix), "kr-test-%.40s", program_invocation_short_name);
     if (!kr_test_tmpdir_make(root, size, prefix))
         return false;
-    if (chmod(root, 0711) != 0 || setenv(ROOT_ENV, root, 1) != 0) {
+    /* kubectl's discovery cache of the run's own: one of an earlier run's
+     * server on a port used again would have kubectl skip discovery (and
+     * say a refused connection once per NAME, not once) */
+    char cache[4096];
+    snprintf(cache, sizeof(cache), "%s/kubectl-cache", root);
+    if (chmod(root, 0711) != 0 || setenv(ROOT_ENV, root, 1) != 0 ||
+        setenv("KUBECACHEDIR", cache, 1) != 0) {
         fprintf(stderr, "%s: cannot prepare %s: %s\n", prefix, root, strerror(errno));
         kr_test_tmpdir_remove(root);
         root[0] = '\0';
