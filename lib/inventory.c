@@ -1562,6 +1562,24 @@ static json_t *object_row_json(const kr_inv_rows *rows, size_t r)
     return row;
 }
 
+/* The bytes of text a row of OBJECT_COLUMNS holds (its answer's size,
+ * near enough: the object dominates). */
+static size_t row_bytes(const kr_inv_rows *rows, size_t r)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < rows->n_cols; c++) {
+        const char *cell = kr_inv_cell(rows, r, c);
+        n += cell ? strlen(cell) + 1 : 1;
+    }
+    return n;
+}
+
+/* A page of objects ends once its rows pass this many bytes (unless the
+ * caller gives its own: kr_inventory_query_opts.max_bytes), and its first
+ * read from the database takes at most this many rows. */
+#define QUERY_MAX_BYTES ((size_t)4 << 20)
+#define QUERY_FIRST_READ 8
+
 /* The continue token: base64 of the JSON array of the last row's key. */
 static char *encode_continue(const json_t *row)
 {
@@ -1691,10 +1709,17 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
     kr_buf sql = {0};
     if (!out)
         ret = KR_ENOMEM;
+    size_t budget = opts->version >= 2 && opts->max_bytes ? opts->max_bytes : QUERY_MAX_BYTES;
     /* Rows come in key order; a label selector is matched here, so scan
-     * pages of the key range until limit + 1 rows matched (the +1 tells
-     * whether a next page exists). */
-    size_t page = sel ? (limit + 1) * 4 : limit + 1;
+     * reads of the key range until limit + 1 rows matched (the +1 tells
+     * whether a next page exists). A read holds whole objects, so its
+     * rows are counted by their size: the first few, then as many as the
+     * rows read so far say fit in the budget. The page itself ends once
+     * its rows pass the budget, with a continue token, whatever limit
+     * asked (as kube-apiserver may answer fewer than limit). */
+    size_t want = sel ? (limit + 1) * 4 : limit + 1;
+    size_t page = want < QUERY_FIRST_READ ? want : QUERY_FIRST_READ;
+    size_t out_bytes = 0, read_bytes = 0, read_n = 0;
     bool more = true, has_next = false;
     const char *const filter[3] = {opts->cluster, opts->kind, opts->namespace_};
     size_t n_fixed = fixed_key_cols(filter);
@@ -1722,6 +1747,14 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
             break;
         more = rows.n_rows == page;
         for (size_t r = 0; r < rows.n_rows && ret == 0 && !has_next; r++) {
+            size_t bytes = row_bytes(&rows, r);
+            read_bytes += bytes;
+            read_n++;
+            if (out_bytes >= budget) {
+                /* full: this row opens the next page */
+                has_next = true;
+                break;
+            }
             json_t *row = object_row_json(&rows, r);
             if (!row) {
                 ret = KR_ENOMEM;
@@ -1741,13 +1774,17 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
                 break;
             }
             json_array_append_new(out, row);
+            out_bytes += bytes;
         }
         if (rows.n_rows && !after && ret == 0)
             ret = KR_ENOMEM;
         kr_inv_rows_free(&rows);
+        size_t avg = read_n ? read_bytes / read_n + 1 : 1;
+        page = budget / avg;
+        page = page < 1 ? 1 : page > want ? want : page;
     }
-    if (ret == 0 && has_next && next_continue &&
-        !(*next_continue = encode_continue(json_array_get(out, limit - 1))))
+    if (ret == 0 && has_next && next_continue && json_array_size(out) &&
+        !(*next_continue = encode_continue(json_array_get(out, json_array_size(out) - 1))))
         ret = KR_ENOMEM;
     if (ret == KR_ENOMEM)
         kr_error_set(err, KR_ENOMEM, "inventory: out of memory");

@@ -338,16 +338,24 @@ typedef struct kr_inventory_query_opts {
     bool include_deleted; /* default: objects whose delete was seen are left out */
     size_t limit; /* 0: 100; at most 1000 */
     const char *continue_token; /* from a previous page's *next_continue */
+    /* Version 2: a page ends, with a continue token, once its rows' text
+     * passes this many bytes, however many limit asked for (at least one
+     * row per page). 0: 4 MiB. */
+    size_t max_bytes;
 } kr_inventory_query_opts;
 
-#define KR_INVENTORY_QUERY_OPTS_VERSION 1
+#define KR_INVENTORY_QUERY_OPTS_VERSION 2
 #define KR_INVENTORY_QUERY_OPTS_INIT                                                               \
     {                                                                                              \
         .version = KR_INVENTORY_QUERY_OPTS_VERSION                                                 \
     }
 
 /* One page of current-state rows, in (cluster, kind, namespace, name)
- * order. *items is a new JSON array of rows {cluster, apiVersion, kind,
+ * order: up to limit rows, fewer when their text passes max_bytes (the
+ * page then has a continue token; the next may even be empty). The
+ * database is read in steps whose rows fit that budget too (the first
+ * step takes 8 rows), so the memory a page takes is bounded whatever the
+ * limit and the objects' sizes. *items is a new JSON array of rows {cluster, apiVersion, kind,
  * namespace, name, uid, resourceVersion, phase, labels, created, deleted
  * (null or RFC 3339), seq, object}. *next_continue is new (kr_free it):
  * the token of the next page, or NULL on the last page. Errors: KR_EINVAL
@@ -504,6 +512,8 @@ KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
  *   GET /api/v1/objects        ?cluster=&kind=&namespace=&labelSelector=&phase=
  *                              &includeDeleted=true&limit=N&continue=TOKEN
  *                              → {"items":[rows], "continue": TOKEN or absent}
+ *                              (a page ends early, with a token, once its rows
+ *                              pass 4 MiB: kr_inventory_query's max_bytes)
  *   GET /api/v1/objects/{cluster}/{kind}/{namespace}/{name}   (namespace "_"
  *                              for cluster-scoped objects) → a row
  *   GET /api/v1/history        ?kind=&namespace=&name=&after=SEQ&limit=N
