@@ -1860,17 +1860,35 @@ int kr_inventory_history(kr_inventory_t *inv, const char *kind, const char *name
                          const char *name, int64_t after_seq, size_t limit, json_t **out,
                          kr_error_t *err)
 {
+    return kr_inventory_history_range(inv, kind, namespace_, name, after_seq, 0, false, limit, out,
+                                      err);
+}
+
+int kr_inventory_history_range(kr_inventory_t *inv, const char *kind, const char *namespace_,
+                               const char *name, int64_t after_seq, int64_t before_seq,
+                               bool newest_first, size_t limit, json_t **out, kr_error_t *err)
+{
     if (!inv || !kind || !*kind || !name || !*name || !out)
         return kr_error_set(err, KR_EINVAL, "inventory: history needs kind and name");
     *out = NULL;
-    kr_inv_param p[] = {KR_INV_TEXT(kind), KR_INV_TEXT(namespace_ ? namespace_ : ""),
-                        KR_INV_TEXT(name), KR_INV_INT(after_seq),
+    /* both orders are one seek in the (kind, namespace, name, seq) index,
+     * forward or backward */
+    kr_inv_param p[] = {KR_INV_TEXT(kind),
+                        KR_INV_TEXT(namespace_ ? namespace_ : ""),
+                        KR_INV_TEXT(name),
+                        KR_INV_INT(after_seq),
+                        KR_INV_INT(before_seq > 0 ? before_seq : INT64_MAX),
                         KR_INV_INT((int64_t)(limit ? limit : 1000))};
     kr_inv_rows rows = {0};
-    int ret = read_rows(inv, KR_INV_STMT_HISTORY,
-                        "SELECT " TXN_COLUMNS " FROM kr_transactions WHERE kind = ? AND"
-                        " namespace = ? AND name = ? AND seq > ? ORDER BY seq LIMIT ?",
-                        p, 5, &rows, err);
+    int ret =
+        read_rows(inv, newest_first ? KR_INV_STMT_HISTORY_NEWEST : KR_INV_STMT_HISTORY,
+                  newest_first ? "SELECT " TXN_COLUMNS " FROM kr_transactions WHERE kind = ? AND"
+                                 " namespace = ? AND name = ? AND seq > ? AND seq < ?"
+                                 " ORDER BY seq DESC LIMIT ?"
+                               : "SELECT " TXN_COLUMNS " FROM kr_transactions WHERE kind = ? AND"
+                                 " namespace = ? AND name = ? AND seq > ? AND seq < ?"
+                                 " ORDER BY seq LIMIT ?",
+                  p, 6, &rows, err);
     if (ret == 0)
         ret = txn_rows_json(&rows, out, err);
     kr_inv_rows_free(&rows);

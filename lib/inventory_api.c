@@ -256,27 +256,34 @@ static int handle_history(kr_inventory_t *inv, const kr_inventory_api_opts *opts
                           const kr_inventory_api_param *params, size_t n,
                           kr_inventory_api_response *resp)
 {
-    const char *kind = NULL, *ns = NULL, *name = NULL, *after = NULL, *limit = NULL;
-    const param_spec spec[] = {
-        {"kind", &kind}, {"namespace", &ns}, {"name", &name}, {"after", &after}, {"limit", &limit}};
+    const char *kind = NULL, *ns = NULL, *name = NULL, *after = NULL, *before = NULL, *limit = NULL,
+               *newest = NULL;
+    const param_spec spec[] = {{"kind", &kind},         {"namespace", &ns},  {"name", &name},
+                               {"after", &after},       {"before", &before}, {"limit", &limit},
+                               {"newestFirst", &newest}};
     char why[512];
-    long long after_seq = 0, lim = 1000;
+    long long after_seq = 0, before_seq = 0, lim = 1000;
     if (take_params(params, n, spec, KR_ARRAY_LEN(spec), why, sizeof(why)) != 0 ||
         parse_number("after", after, 0, INT64_MAX, &after_seq, why, sizeof(why)) != 0 ||
+        parse_number("before", before, 1, INT64_MAX, &before_seq, why, sizeof(why)) != 0 ||
         parse_number("limit", limit, 1, 10000, &lim, why, sizeof(why)) != 0)
         return respond_error(resp, 400, "%s", why);
+    if (newest && strcmp(newest, "true") != 0 && strcmp(newest, "false") != 0)
+        return respond_error(resp, 400, "newestFirst must be true or false, not \"%s\"", newest);
     if (!kind || !*kind || !name || !*name)
         return respond_error(resp, 400,
                              "history needs kind and name (and namespace when the "
                              "object has one)");
     json_t *items = NULL;
     kr_error_t err = {0};
-    int rc = kr_inventory_history(inv, kind, ns, name, after_seq, (size_t)lim, &items, &err);
+    int rc = kr_inventory_history_range(inv, kind, ns, name, after_seq, before_seq,
+                                        newest && strcmp(newest, "true") == 0, (size_t)lim, &items,
+                                        &err);
     /* The programs record actions on kinds no producer keeps (a
      * deployable kr-syncer writes): their history is in the books. A kind
      * none keeps with nothing recorded of this object is a misspelling. */
     bool unknown = rc == 0 && !known_kind(opts, kind) && json_array_size(items) == 0;
-    if (unknown && after_seq > 0) { /* nothing after `after`: nothing at all? */
+    if (unknown && (after_seq > 0 || before_seq > 0)) { /* nothing in range: nothing at all? */
         json_t *first = NULL;
         rc = kr_inventory_history(inv, kind, ns, name, 0, 1, &first, &err);
         unknown = rc == 0 && json_array_size(first) == 0;

@@ -161,6 +161,7 @@ enum {
     KR_INV_STMT_GET_OBJECT,
     KR_INV_STMT_LAST_SEQ,
     KR_INV_STMT_CHECKPOINTS,
+    KR_INV_STMT_HISTORY_NEWEST,
     /* The single-row statements of a chunk (backends without arrays). */
     KR_INV_STMT_CURRENT_ROW,
     KR_INV_STMT_HELD_ROW,

@@ -538,6 +538,38 @@ START_TEST(inventory_history_follows_a_resource_across_clusters_in_order)
     ck_assert_int_eq(kr_inventory_history(inv, "Job", "ns", "train", seq, 0, &h, NULL), 0);
     ck_assert_uint_eq(json_array_size(h), 3);
     json_decref(h);
+    /* Newest first: the latest two, then the two before the older of
+     * them, then the rest; bounded on both sides. */
+    json_t *page = NULL;
+    ck_assert_msg(
+        kr_inventory_history_range(inv, "Job", "ns", "train", 0, 0, true, 2, &page, &err) == 0,
+        "%s", err.message);
+    ck_assert_uint_eq(json_array_size(page), 2);
+    ck_assert_str_eq(row_str(json_array_get(page, 0), "event"), "MODIFIED");
+    ck_assert_str_eq(row_str(json_array_get(page, 0), "cluster"), "west");
+    ck_assert_str_eq(row_str(json_array_get(page, 1), "event"), "ADDED");
+    ck_assert_str_eq(row_str(json_array_get(page, 1), "cluster"), "west");
+    json_int_t before = json_integer_value(json_object_get(json_array_get(page, 1), "seq"));
+    json_decref(page);
+    ck_assert_int_eq(
+        kr_inventory_history_range(inv, "Job", "ns", "train", 0, before, true, 2, &page, NULL), 0);
+    ck_assert_uint_eq(json_array_size(page), 2);
+    ck_assert_str_eq(row_str(json_array_get(page, 0), "event"), "DELETED");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(page, 1), "seq")), seq);
+    json_decref(page);
+    ck_assert_int_eq(
+        kr_inventory_history_range(inv, "Job", "ns", "train", 0, seq, true, 10, &page, NULL), 0);
+    ck_assert_uint_eq(json_array_size(page), 2);
+    ck_assert_str_eq(row_str(json_array_get(page, 0), "event"), "MODIFIED");
+    ck_assert_str_eq(row_str(json_array_get(page, 1), "event"), "ADDED");
+    json_decref(page);
+    /* oldest first between two sequences */
+    ck_assert_int_eq(
+        kr_inventory_history_range(inv, "Job", "ns", "train", seq, before, false, 0, &page, NULL),
+        0);
+    ck_assert_uint_eq(json_array_size(page), 1);
+    ck_assert_str_eq(row_str(json_array_get(page, 0), "event"), "DELETED");
+    json_decref(page);
     json_t *after = NULL;
     ck_assert_int_eq(kr_inventory_transactions_after(inv, seq, 2, &after, NULL), 0);
     ck_assert_uint_eq(json_array_size(after), 2);

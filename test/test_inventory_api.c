@@ -337,6 +337,62 @@ START_TEST(api_history_of_a_kind_only_programs_recorded)
 }
 END_TEST
 
+/* A busy object's history newest first: the latest page at once, then
+ * the pages before it with before=, and bad values refused. */
+START_TEST(api_history_newest_first_pages_backwards)
+{
+    kr_inventory_t *inv = fresh();
+    load(inv);
+    char rv[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(rv, sizeof(rv), "%d", 20 + i);
+        put(inv, "east", KR_INVENTORY_MODIFIED, job("ns-a", "j1", "e1", rv, "db", i % 2 == 0));
+    }
+    int status;
+    json_t *doc = get(inv, "/api/v1/history", &status, "kind", "Job", "namespace", "ns-a", "name",
+                      "j1", "newestFirst", "true", "limit", "4", NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(doc), 4);
+    json_int_t prev = INT64_MAX;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *t = json_array_get(json_object_get(doc, "items"), i);
+        json_int_t seq = json_integer_value(json_object_get(t, "seq"));
+        ck_assert_int_lt(seq, prev);
+        prev = seq;
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "items"), 0), "resourceVersion")),
+                     "24");
+    json_decref(doc);
+    char before[32];
+    snprintf(before, sizeof(before), "%lld", (long long)prev);
+    doc = get(inv, "/api/v1/history", &status, "kind", "Job", "namespace", "ns-a", "name", "j1",
+              "newestFirst", "true", "limit", "4", "before", before, NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(doc), 2); /* the first MODIFIED, then ADDED */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "items"), 1), "event")),
+                     "ADDED");
+    json_decref(doc);
+    /* oldest first stays the default */
+    doc = get(inv, "/api/v1/history", &status, "kind", "Job", "namespace", "ns-a", "name", "j1",
+              "newestFirst", "false", "limit", "1", NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "items"), 0), "event")),
+                     "ADDED");
+    json_decref(doc);
+    const char *bad[][2] = {{"newestFirst", "yes"}, {"before", "0"}, {"before", "-1"}};
+    for (size_t i = 0; i < 3; i++) {
+        doc = get(inv, "/api/v1/history", &status, "kind", "Job", "name", "j1", bad[i][0],
+                  bad[i][1], NULL);
+        ck_assert_int_eq(status, 400);
+        json_decref(doc);
+    }
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(api_serves_the_page)
 {
     kr_inventory_t *inv = fresh();
@@ -486,6 +542,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, api_bad_parameters_are_400_with_a_json_message);
     tcase_add_test(tc, api_one_object_and_its_history);
     tcase_add_test(tc, api_history_of_a_kind_only_programs_recorded);
+    tcase_add_test(tc, api_history_newest_first_pages_backwards);
     tcase_add_test(tc, api_serves_the_page);
     tcase_add_test(tc, api_events_stream_resumes_after_last_event_id);
     tcase_add_test(tc, api_events_stream_resets_after_an_id_from_another_database);

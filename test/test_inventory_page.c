@@ -50,6 +50,7 @@ typedef struct served {
     kr_inventory_t *inv;
     int generation;
     bool away; /* every request answered 503, as while the database is down */
+    int history_oldest_first; /* requests for a history read oldest first */
 } served;
 
 static kr_inventory_t *served_inv(served *sv, int *generation)
@@ -131,6 +132,15 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     } else {
         params p = {.n = 0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, &p);
+        bool newest = false;
+        for (size_t i = 0; i < p.n; i++)
+            newest |= strcmp(p.items[i].name, "newestFirst") == 0 && p.items[i].value &&
+                      strcmp(p.items[i].value, "true") == 0;
+        if (strcmp(url, "/api/v1/history") == 0 && !newest) {
+            pthread_mutex_lock(&sv->mu);
+            sv->history_oldest_first++;
+            pthread_mutex_unlock(&sv->mu);
+        }
         kr_inventory_api_response resp;
         kr_inventory_api_handle(inv, NULL, method, url, p.items, p.n, &resp);
         r = MHD_create_response_from_buffer(resp.len, resp.body ? resp.body : (char *)"",
@@ -326,8 +336,9 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
 END_TEST
 
 /* A busy object: more changes than the history view shows. Its newest
- * ones are shown (the older ones counted), and a change made while the
- * view is open is added below them. */
+ * ones are read first and shown, a row above them reads the earlier ones
+ * when asked, and a change made while the view is open is added below
+ * them. */
 START_TEST(page_history_of_a_busy_object_shows_its_latest_changes)
 {
     char url[512];
@@ -365,19 +376,44 @@ START_TEST(page_history_of_a_busy_object_shows_its_latest_changes)
     json_decref(v);
     ck_assert_msg(kr_chromium_wait_true(c,
                                         "document.querySelectorAll('#history-rows tr[data-seq]')"
-                                        ".length === 1000",
+                                        ".length === 1000 && "
+                                        "!!document.querySelector('#history-rows tr.older')",
                                         30000),
                   "the history view did not show 1000 changes");
-    /* the last 1000, in order: the newest at the end, the first 205 counted */
+    /* read newest first: no page of the oldest changes was asked for */
+    pthread_mutex_lock(&sv.mu);
+    int oldest_first = sv.history_oldest_first;
+    pthread_mutex_unlock(&sv.mu);
+    ck_assert_int_eq(oldest_first, 0);
+    /* the last 1000, in order: the newest at the end, the earlier ones
+     * behind a row above them */
     ck_assert_int_eq(count(c, "+document.querySelector('#history-rows tr[data-seq]')"
                               ".dataset.seq"),
                      CHANGES - 999);
     ck_assert_int_eq(count(c, "+Array.from(document.querySelectorAll("
                               "'#history-rows tr[data-seq]')).pop().dataset.seq"),
                      CHANGES);
-    ck_assert_int_eq(count(c, "parseInt(document.querySelector('#history-rows tr.older')"
-                              ".textContent, 10)"),
-                     CHANGES - 1000);
+    ck_assert_int_eq(count(c, "document.querySelector('#history-rows tr').className === 'older'"
+                              " ? 1 : 0"),
+                     1);
+    /* asked for, the earlier ones come above, in order, and no row says
+     * more are left */
+    ck_assert_int_eq(kr_chromium_eval(c,
+                                      "document.querySelector('#history-rows tr.older button')"
+                                      ".click(), 1",
+                                      &v, why, sizeof(why)),
+                     0);
+    json_decref(v);
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.querySelectorAll('#history-rows tr[data-seq]')"
+                                        ".length === 1205 && "
+                                        "!document.querySelector('#history-rows tr.older')",
+                                        30000),
+                  "the earlier changes were not shown");
+    ck_assert_int_eq(count(c, "Array.from(document.querySelectorAll("
+                              "'#history-rows tr[data-seq]')).every(function (tr, i) {"
+                              " return +tr.dataset.seq === i + 1; }) ? 1 : 0"),
+                     1);
     /* a change while the view is open comes below the newest */
     snprintf(rv, sizeof(rv), "%d", 100 + CHANGES);
     put(inv, "east", KR_INVENTORY_MODIFIED, "ml", "busy", "u1", rv, "done");

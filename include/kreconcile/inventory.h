@@ -383,6 +383,17 @@ KR_API int kr_inventory_history(kr_inventory_t *inv, const char *kind, const cha
                                 const char *name, int64_t after_seq, size_t limit, json_t **out,
                                 kr_error_t *err);
 
+/* kr_inventory_history() with its bounds and order chosen: the
+ * transactions with after_seq < sequence < before_seq (before_seq 0: no
+ * upper bound), oldest first, or newest first when newest_first (the
+ * latest `limit` of them; the page before is then the one with before_seq
+ * the last row's sequence). Errors as kr_inventory_history(). [any
+ * thread] */
+KR_API int kr_inventory_history_range(kr_inventory_t *inv, const char *kind, const char *namespace_,
+                                      const char *name, int64_t after_seq, int64_t before_seq,
+                                      bool newest_first, size_t limit, json_t **out,
+                                      kr_error_t *err);
+
 /* Transactions with sequence > after_seq, in order, at most `limit` (0:
  * 1000): *out is a new JSON array of the same rows as history (for a
  * Server-Sent Events stream resumed with Last-Event-ID). Errors as
@@ -516,8 +527,10 @@ KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
  *                              pass 4 MiB: kr_inventory_query's max_bytes)
  *   GET /api/v1/objects/{cluster}/{kind}/{namespace}/{name}   (namespace "_"
  *                              for cluster-scoped objects) → a row
- *   GET /api/v1/history        ?kind=&namespace=&name=&after=SEQ&limit=N
- *                              → {"items":[transactions]}
+ *   GET /api/v1/history        ?kind=&namespace=&name=&after=SEQ&before=SEQ
+ *                              &newestFirst=true&limit=N
+ *                              → {"items":[transactions]} (oldest first unless
+ *                              newestFirst; kr_inventory_history_range)
  *   GET /api/v1/events         Server-Sent Events: kr_inventory_sse_*
  * Errors are {"error": message, "code": status}: 400 for a bad or unknown
  * parameter or kind, 404, 405 for other methods, 503 when the database
