@@ -1622,7 +1622,7 @@ static const char *const key_cols[] = {"cluster", "kind", "namespace", "name"};
 static size_t fixed_key_cols(const char *const filter[3])
 {
     size_t n = 0;
-    while (n < 3 && filter[n] && *filter[n])
+    while (n < 3 && filter[n])
         n++;
     return n;
 }
@@ -1657,7 +1657,7 @@ static int append_where(kr_buf *sql, const kr_inv_backend_ops *ops,
     if (!opts->include_deleted)
         ret |= kr_buf_append_str(sql, " AND deleted_ms IS NULL");
     for (size_t k = 0; k < 3; k++)
-        if (filter[k] && *filter[k]) {
+        if (filter[k]) {
             ret |= kr_buf_printf(sql, " AND %s%s = ?", k < n_fixed ? "" : ops->check_only,
                                  key_cols[k]);
             p[(*n)++] = KR_INV_TEXT(filter[k]);
@@ -1721,7 +1721,15 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
     size_t page = want < QUERY_FIRST_READ ? want : QUERY_FIRST_READ;
     size_t out_bytes = 0, read_bytes = 0, read_n = 0;
     bool more = true, has_next = false;
-    const char *const filter[3] = {opts->cluster, opts->kind, opts->namespace_};
+    /* the equality filters (NULL: none); namespace "_" (never a
+     * namespace's name) selects the cluster-scoped objects, whose
+     * namespace is "" */
+    const char *ns = opts->namespace_;
+    const char *const filter[3] = {opts->cluster && *opts->cluster ? opts->cluster : NULL,
+                                   opts->kind && *opts->kind ? opts->kind : NULL,
+                                   ns && strcmp(ns, "_") == 0 ? ""
+                                   : ns && *ns                ? ns
+                                                              : NULL};
     size_t n_fixed = fixed_key_cols(filter);
     while (ret == 0 && more && !has_next) {
         kr_inv_param p[12];

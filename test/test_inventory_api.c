@@ -268,6 +268,18 @@ START_TEST(api_one_object_and_its_history)
                      0);
     ck_assert_int_eq(resp.status, 200);
     kr_inventory_api_response_free(&resp);
+    /* and listed alone with namespace=_ */
+    json_t *cs = get(inv, "/api/v1/objects", &status, "namespace", "_", NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(cs), 1);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(cs, "items"), 0), "kind")),
+        "Namespace");
+    json_decref(cs);
+    cs = get(inv, "/api/v1/objects", &status, "namespace", "_", "kind", "Job", NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(cs), 0);
+    json_decref(cs);
     json_t *h = get(inv, "/api/v1/history", &status, "kind", "Job", "namespace", "ns-a", "name",
                     "j1", NULL);
     ck_assert_int_eq(status, 200);

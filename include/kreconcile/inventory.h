@@ -332,7 +332,7 @@ typedef struct kr_inventory_query_opts {
     unsigned version; /* KR_INVENTORY_QUERY_OPTS_VERSION; 0 is read as 1 */
     const char *cluster;
     const char *kind;
-    const char *namespace_;
+    const char *namespace_; /* "_": the cluster-scoped objects only (namespace "") */
     const char *label_selector; /* kr_selector syntax: "app=web,tier!=db" */
     const char *phase;
     bool include_deleted; /* default: objects whose delete was seen are left out */
@@ -522,6 +522,7 @@ KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
  *   GET /                      the live page (HTML, CSS and JS in the binary)
  *   GET /api/v1/objects        ?cluster=&kind=&namespace=&labelSelector=&phase=
  *                              &includeDeleted=true&limit=N&continue=TOKEN
+ *                              (namespace=_: cluster-scoped objects only)
  *                              → {"items":[rows], "continue": TOKEN or absent}
  *                              (a page ends early, with a token, once its rows
  *                              pass 4 MiB: kr_inventory_query's max_bytes)
