@@ -209,6 +209,20 @@ static int handle_objects(kr_inventory_t *inv, const kr_inventory_api_opts *opts
     if (doc && next)
         json_object_set_new(doc, "continue", json_string(next));
     kr_free(next);
+    /* the kinds kept, so that a reader of the stream asks only for the
+     * objects of those (programs record actions on others) */
+    if (doc && opts && opts->n_kinds) {
+        json_t *kinds = json_array();
+        for (size_t i = 0; kinds && i < opts->n_kinds; i++)
+            if (json_array_append_new(kinds, json_string(opts->kinds[i])) != 0) {
+                json_decref(kinds);
+                kinds = NULL;
+            }
+        if (!kinds || json_object_set_new(doc, "kinds", kinds) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
     return respond_json(resp, 200, doc);
 }
 

@@ -117,6 +117,11 @@ START_TEST(api_objects_filters_and_pages)
     ck_assert_int_eq(kr_inventory_last_seq(inv, &last, NULL), 0);
     ck_assert_int_gt(last, 0);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "lastSeq")), last);
+    /* the kinds kept, for a reader of the stream */
+    json_t *kept = json_object_get(doc, "kinds");
+    ck_assert_uint_eq(json_array_size(kept), 4);
+    ck_assert_str_eq(json_string_value(json_array_get(kept, 0)), "Job");
+    ck_assert_str_eq(json_string_value(json_array_get(kept, 3)), "Secret");
     json_decref(doc);
     doc = get(inv, "/api/v1/objects", &status, "cluster", "west", "labelSelector", "app=web", NULL);
     ck_assert_uint_eq(items(doc), 2);

@@ -51,6 +51,8 @@ typedef struct served {
     int generation;
     bool away; /* every request answered 503, as while the database is down */
     int history_oldest_first; /* requests for a history read oldest first */
+    const char *const *kinds; /* the kinds kept (the API's options); NULL: any */
+    size_t n_kinds;
 } served;
 
 static kr_inventory_t *served_inv(served *sv, int *generation)
@@ -142,7 +144,10 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
             pthread_mutex_unlock(&sv->mu);
         }
         kr_inventory_api_response resp;
-        kr_inventory_api_handle(inv, NULL, method, url, p.items, p.n, &resp);
+        kr_inventory_api_opts opts = KR_INVENTORY_API_OPTS_INIT;
+        opts.kinds = sv->kinds;
+        opts.n_kinds = sv->n_kinds;
+        kr_inventory_api_handle(inv, &opts, method, url, p.items, p.n, &resp);
         r = MHD_create_response_from_buffer(resp.len, resp.body ? resp.body : (char *)"",
                                             MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(r, "Content-Type",
@@ -429,6 +434,67 @@ START_TEST(page_history_of_a_busy_object_shows_its_latest_changes)
 }
 END_TEST
 
+/* Programs record actions on kinds no producer keeps (kr-syncer's
+ * DELETED of a deployable in a workload cluster): the page asks for the
+ * row of a streamed change only when its kind is kept. */
+START_TEST(page_asks_only_for_rows_of_kinds_kept)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "sqlite://%s/kinds.db", tmpdir);
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&o, &inv, &err) == 0, "%s", err.message);
+    put(inv, "east", KR_INVENTORY_ADDED, "ml", "train", "u1", "10", "running");
+    static const char *const kept[] = {"Job", "Runnable"};
+    served sv = {.mu = PTHREAD_MUTEX_INITIALIZER, .inv = inv, .kinds = kept, .n_kinds = 2};
+    struct MHD_Daemon *d = NULL;
+    kr_chromium *c = open_live_page(&sv, &d, "page_asks_only_for_rows_of_kinds_kept");
+    if (!c) {
+        kr_inventory_free(inv);
+        return;
+    }
+    /* every URL the page fetches from now on */
+    char why[512];
+    json_t *v = NULL;
+    ck_assert_int_eq(kr_chromium_eval(c,
+                                      "(function(){window.krFetched=[];var f=window.fetch;"
+                                      "window.fetch=function(u){window.krFetched.push(String(u));"
+                                      "return f.apply(this,arguments);};return 1;})()",
+                                      &v, why, sizeof(why)),
+                     0);
+    json_decref(v);
+    kr_inventory_action a = {.cluster = "west",
+                             .api_version = "example.com/v1",
+                             .kind = "Widget",
+                             .namespace_ = "apps",
+                             .name = "w1",
+                             .uid = "u-w1",
+                             .event = "DELETED",
+                             .actor = "kr-syncer"};
+    ck_assert_msg(kr_inventory_record(inv, &a, NULL, &err) == 0, "%s", err.message);
+    /* a change of a kept kind after it: once its row is read, the
+     * Widget's transaction was handled before */
+    put(inv, "east", KR_INVENTORY_MODIFIED, "ml", "train", "u1", "11", "done");
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.getElementById('row:east/Job/ml/train')"
+                                        ".dataset.phase === 'Succeeded'",
+                                        30000),
+                  "the change did not reach the page");
+    ck_assert_int_eq(count(c, "window.krFetched.filter(function (u) {"
+                              " return u.indexOf('/api/v1/objects/west/Widget/') >= 0; }).length"),
+                     0);
+    ck_assert_int_eq(count(c, "window.krFetched.filter(function (u) {"
+                              " return u.indexOf('/api/v1/objects/east/Job/ml/train') >= 0; })"
+                              ".length"),
+                     1);
+    kr_chromium_close(c);
+    MHD_stop_daemon(d);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-page"))
@@ -438,6 +504,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, page_shows_rows_and_changes_live_without_reload);
     tcase_add_test(tc, page_history_of_a_busy_object_shows_its_latest_changes);
+    tcase_add_test(tc, page_asks_only_for_rows_of_kinds_kept);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

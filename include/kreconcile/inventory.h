@@ -523,7 +523,9 @@ KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
  *   GET /api/v1/objects        ?cluster=&kind=&namespace=&labelSelector=&phase=
  *                              &includeDeleted=true&limit=N&continue=TOKEN
  *                              (namespace=_: cluster-scoped objects only)
- *                              → {"items":[rows], "continue": TOKEN or absent}
+ *                              → {"items":[rows], "continue": TOKEN or absent,
+ *                              "lastSeq": N, "kinds": [the options' kinds] or
+ *                              absent when any kind is taken}
  *                              (a page ends early, with a token, once its rows
  *                              pass 4 MiB: kr_inventory_query's max_bytes)
  *   GET /api/v1/objects/{cluster}/{kind}/{namespace}/{name}   (namespace "_"
