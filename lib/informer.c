@@ -65,6 +65,7 @@ struct kr_informer {
     uint64_t observed_rv; /* under mu */
     char *last_rv; /* under mu */
     char last_error[256]; /* under mu: the last list's failure, "" once it answers */
+    kr_error_t last_err; /* under mu: the same in full (code, HTTP code, reason) */
     kr_metrics_registry_t *metrics;
     kr_listwatch lw;
     kr_timer_clock clock;
@@ -210,6 +211,7 @@ static void on_list_error(const kr_error_t *err, void *user)
     pthread_mutex_lock(&inf->mu);
     snprintf(inf->last_error, sizeof(inf->last_error), "%.255s",
              err->message[0] ? err->message : kr_strerror(err->code));
+    inf->last_err = *err;
     pthread_mutex_unlock(&inf->mu);
 }
 
@@ -222,6 +224,7 @@ static void on_progress(const char *rv, bool synced, void *user)
     bool numeric = parse_rv(rv, &v) == 0;
     pthread_mutex_lock(&inf->mu);
     inf->last_error[0] = '\0'; /* the server answers */
+    kr_error_clear(&inf->last_err);
     if (numeric)
         inf->observed_rv = v;
     if (*rv && (!inf->last_rv || strcmp(inf->last_rv, rv) != 0)) {
@@ -831,6 +834,20 @@ bool kr_informer_last_error(const kr_informer_t *inf, char *buf, size_t len)
     bool failing = m->last_error[0] != '\0';
     if (failing && buf && len)
         snprintf(buf, len, "%s", m->last_error);
+    pthread_mutex_unlock(&m->mu);
+    return failing;
+}
+
+bool kr_informer_last_error_detail(const kr_informer_t *inf, kr_error_t *out)
+{
+    kr_error_clear(out);
+    if (!inf)
+        return false;
+    kr_informer_t *m = (kr_informer_t *)inf;
+    pthread_mutex_lock(&m->mu);
+    bool failing = m->last_error[0] != '\0';
+    if (failing && out)
+        *out = m->last_err;
     pthread_mutex_unlock(&m->mu);
     return failing;
 }

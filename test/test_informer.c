@@ -573,6 +573,49 @@ START_TEST(last_error_tells_what_the_lists_meet_until_one_succeeds)
 }
 END_TEST
 
+/* The last list's failure in full: a resource the server stopped serving
+ * (its CRD deleted) is told from an outage by its 404, until a list
+ * succeeds again. */
+START_TEST(last_error_detail_tells_a_resource_not_served_from_an_outage)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    kr_error_t e = {.code = 1};
+    ck_assert(!kr_informer_last_error_detail(w.inf, &e));
+    ck_assert_int_eq(e.code, 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "5", NULL);
+    ck_assert(kr_informer_has_synced(w.inf));
+    ck_assert(!kr_informer_last_error_detail(w.inf, &e));
+    /* synced; then the resource goes: the relist meets a 404 */
+    fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_fail_status(&w.lw, KR_ENOTFOUND, 404, "NotFound",
+                             "the server could not find the requested resource");
+    ck_assert(kr_informer_has_synced(w.inf));
+    ck_assert(kr_informer_last_error_detail(w.inf, &e));
+    ck_assert_int_eq(e.code, KR_ENOTFOUND);
+    ck_assert_int_eq(e.http_code, 404);
+    ck_assert_str_eq(e.reason, "NotFound");
+    ck_assert_str_eq(e.message, "the server could not find the requested resource");
+    ck_assert(kr_informer_last_error_detail(w.inf, NULL));
+    /* an outage instead: no HTTP code */
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_fail(&w.lw, KR_ECONNECT, 0);
+    ck_assert(kr_informer_last_error_detail(w.inf, &e));
+    ck_assert_int_eq(e.code, KR_ECONNECT);
+    ck_assert_int_eq(e.http_code, 0);
+    /* served again */
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "6", NULL);
+    ck_assert(!kr_informer_last_error_detail(w.inf, &e));
+    ck_assert_int_eq(e.code, 0);
+    ck_assert_int_eq(e.http_code, 0);
+    ck_assert(!kr_informer_last_error_detail(NULL, &e));
+    world_free(&w);
+}
+END_TEST
+
 START_TEST(new_rejects_incomplete_options)
 {
     kr_informer_t *inf = NULL;
@@ -605,6 +648,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, metrics_count_lists_restarts_and_events);
     tcase_add_test(tc, opaque_or_missing_list_resource_versions_still_sync);
     tcase_add_test(tc, last_error_tells_what_the_lists_meet_until_one_succeeds);
+    tcase_add_test(tc, last_error_detail_tells_a_resource_not_served_from_an_outage);
     tcase_add_test(tc, new_rejects_incomplete_options);
     suite_add_tcase(s, tc);
     return s;

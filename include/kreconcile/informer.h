@@ -157,6 +157,14 @@ KR_API int kr_informer_wait_for_sync(kr_informer_t *inf, uint64_t timeout_ms, kr
  * [any thread] */
 KR_API bool kr_informer_last_error(const kr_informer_t *inf, char *buf, size_t len);
 
+/* The same in full: true and *out (may be NULL) the error the last list
+ * met (its KR_E* code, and the HTTP code and reason when the server
+ * answered: KR_ENOTFOUND with 404 when it does not serve the resource,
+ * such as a custom resource whose CRD was deleted), while
+ * kr_informer_last_error is true; false and *out cleared otherwise.
+ * [any thread] */
+KR_API bool kr_informer_last_error_detail(const kr_informer_t *inf, kr_error_t *out);
+
 /* The last resourceVersion observed (events, bookmarks, lists): a new
  * string (kr_free), or NULL before the first list. [any thread] */
 KR_API char *kr_informer_last_resource_version(const kr_informer_t *inf);
