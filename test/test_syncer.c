@@ -680,6 +680,7 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
 static _Atomic unsigned not_taken_over_warnings;
 /* Lines at info level saying a copy is left to kr-sweeper, so far. */
 static _Atomic unsigned left_to_sweeper_infos;
+static _Atomic unsigned lost_delete_infos;
 /* The last placement warning logged, with its fields. */
 static char placement_warning[512];
 static pthread_mutex_t placement_warning_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -691,6 +692,8 @@ static void log_stderr(kr_log_level level, const char *module, const char *messa
         atomic_fetch_add(&not_taken_over_warnings, 1);
     if (level == KR_LOG_INFO && strstr(message, "left to kr-sweeper"))
         atomic_fetch_add(&left_to_sweeper_infos, 1);
+    if (level == KR_LOG_INFO && strstr(message, "deleted the copy"))
+        atomic_fetch_add(&lost_delete_infos, 1);
     if (level == KR_LOG_WARN && strstr(message, "placement: ")) {
         pthread_mutex_lock(&placement_warning_mu);
         snprintf(placement_warning, sizeof(placement_warning), "%s", message);
@@ -4034,6 +4037,54 @@ START_TEST(a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone)
 }
 END_TEST
 
+/* A delete whose answer was lost, looked at again while the cluster's
+ * cache still holds the copy (its DELETED event not in yet): the looks
+ * that find it gone (the client's repeat answered 404, or the look that
+ * asks) tell it once, in the log as in the inventory, and send no
+ * delete for a copy known gone. */
+START_TEST(a_lost_delete_is_logged_once_while_the_cache_still_holds_the_copy)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
+    hub_put(&w, CM, object_of(CM, "lost", "v1", "dc1,dc2"));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "lost", "v1");
+    kr_informer_stop(w.s->clusters[1].copies[r]); /* the cache stands still */
+    hub_delete(&w, CM, "lost");
+    atomic_store(&lost_delete_infos, 0);
+    kr_testserver_faults lose = {.fail_500_after_write = 1};
+    kr_testserver_set_faults(w.dc[1].ts, &lose);
+    kr_reconcile_request two = {"dc2/" NSNAME "/lost", "dc2", NSNAME, "lost"};
+    uint64_t after = 0;
+    for (int i = 0; i < 100; i++) { /* past a wait for a probe */
+        json_t *copy = fetch(&w.dc[1], CM, "lost");
+        json_decref(copy);
+        if (!copy)
+            break;
+        (void)syncer_reconcile(w.s, r, &two, &after, NULL);
+        sleep_ms(20);
+    }
+    assert_absent(&w, CM, 1, "lost");
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w.dc[1].ts, &none);
+    for (int i = 0; i < 60; i++) { /* past a wait for a probe, and the settle's look */
+        (void)syncer_reconcile(w.s, r, &two, &after, NULL);
+        sleep_ms(20);
+    }
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "lost", 0, 0, &rows, NULL), 0);
+    ck_assert_int_eq(count_rows(rows, "dc2", "DELETED"), 1);
+    json_decref(rows);
+    unsigned told = atomic_load(&lost_delete_infos);
+    ck_assert_msg(told == 1, "the delete was logged %u times", told);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -4142,6 +4193,7 @@ int main(void)
     TCase *lost = tcase_create("lost-answers");
     tcase_set_timeout(lost, 300);
     tcase_add_test(lost, a_lost_patch_is_recorded_also_when_a_look_comes_before_the_cache_shows_it);
+    tcase_add_test(lost, a_lost_delete_is_logged_once_while_the_cache_still_holds_the_copy);
     suite_add_tcase(s, lost);
     TCase *batches = tcase_create("batches");
     tcase_set_timeout(batches, 300);

@@ -803,11 +803,50 @@ static void set_lost_delete(const rctx *c, const json_t *obj)
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
+/* True the first time this lane tells the delete of `obj` (the copy, by
+ * uid), remembered until a look finds the cache without that copy
+ * (forget_told_delete); false when it was told already. Until its DELETED
+ * event comes, the cache still holds a copy found gone (or whose delete
+ * was accepted), and each look in between meets it again: its delete is
+ * then answered "not found", which is no new delete to tell. */
+static bool first_told_delete(rctx *c, const json_t *obj)
+{
+    const char *uid = meta_string(obj, "uid");
+    if (!uid)
+        return true;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    const char *told = json_string_value(json_object_get(c->s->deletes_told, key));
+    bool first = !told || strcmp(told, uid) != 0;
+    if (first) /* out of memory: told again at worst */
+        json_object_set_new(c->s->deletes_told, key, json_string(uid));
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return first;
+}
+
+/* A look whose cache no longer holds the copy whose delete was told
+ * (gone, or another copy under its name) forgets it. */
+static void forget_told_delete(rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    const char *cached = meta_string(c->copy, "uid");
+    pthread_mutex_lock(&c->s->pending_lock);
+    const char *told = json_string_value(json_object_get(c->s->deletes_told, key));
+    if (told && (!cached || strcmp(told, cached) != 0))
+        json_object_del(c->s->deletes_told, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
 /* `was`, a copy whose delete we sent, is found gone: that delete (or the
  * client's repeat of it, whose answer said "not found") removed it.
- * Recorded as the delete it is, once per copy (the DELETED once-key). */
+ * Recorded as the delete it is, once per copy (the DELETED once-key), and
+ * logged once (first_told_delete). */
 static void record_lost_delete(rctx *c, const json_t *was)
 {
+    if (!first_told_delete(c, was))
+        return;
     log_key(c, KR_LOG_INFO, "deleted the copy (the delete's answer was lost: it is gone)%s", NULL);
     syncer_record(c->s, c->res, c->req->cluster, was, "DELETED");
 }
@@ -941,7 +980,7 @@ static step delete_copy(rctx *c, const json_t *obj)
      * lost (a 5xx, a timeout: DELETE is repeated), the first try having
      * removed the copy: this very copy (uid), which we set out to delete,
      * is gone. */
-    if (deleted) {
+    if (deleted && first_told_delete(c, obj)) {
         log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
         syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
     } else if (not_found) {
@@ -1926,6 +1965,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     c.copy =
         kr_store_get_by_name(kr_informer_store(cl->copies[resource]), req->namespace_, req->name);
+    forget_told_delete(&c);
     settle_lost_delete(&c);
     step st;
     if (!c.hub)
@@ -1973,6 +2013,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->pending_due = json_object();
     s->written = json_object();
     s->lost_deletes = json_object();
+    s->deletes_told = json_object();
     s->created = json_object();
     s->created_prune_at = 1024;
     s->placement_warned = json_object();
@@ -1998,7 +2039,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
         !s->pending || !s->pending_due || !s->written || !s->lost_deletes || !s->hub_written ||
-        !s->created || !s->placement_warned || !s->orphans_told) {
+        !s->deletes_told || !s->created || !s->placement_warned || !s->orphans_told) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -2076,6 +2117,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->pending_due);
     json_decref(s->written);
     json_decref(s->lost_deletes);
+    json_decref(s->deletes_told);
     json_decref(s->created);
     json_decref(s->placement_warned);
     json_decref(s->orphans_told);

@@ -280,6 +280,12 @@ struct syncer {
      * answer lost: a 5xx, a timeout), until a look at the cluster finds it
      * gone (recorded DELETED then) or there and not being deleted */
     json_t *lost_deletes;
+    /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
+     * uid of the copy whose delete this lane logged and recorded, until a
+     * look finds the cache without it: a cache behind still holds the
+     * copy, and a look meeting it then is answered "not found", which is
+     * not told again */
+    json_t *deletes_told;
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> {uid,
      * at} of a copy this process created, until the hub object carries
      * our finalizer: the one kind of orphan the syncer deletes itself (a
