@@ -5,6 +5,7 @@
  * signal, kr_manager_stop or lost leadership, releasing the Lease last.
  * Signals are taken synchronously (signalfd) on a thread of its own, never
  * by an asynchronous handler. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <openssl/crypto.h>
@@ -33,6 +34,7 @@ struct cluster {
     char *name;
     kr_rest_config *config;
     kr_client_t *client;
+    char *server_key; /* its apiserver, normalised (server_key) */
 };
 
 struct runnable {
@@ -68,6 +70,7 @@ struct kr_manager {
     char *hub_name;
     char *hub_namespace;
     kr_rest_config *hub_config;
+    bool clusters_not_hub; /* kr_manager_opts version 4 */
     kr_client_t *hub;
     kr_event_recorder_t *events; /* about hub objects, as the program */
     kr_token_file_t *token_file; /* --token-auth-file */
@@ -519,6 +522,111 @@ static int load_hub(kr_manager_t *m, kr_error_t *err)
     return kr_event_recorder_new(&eo, &m->events, err);
 }
 
+/* An apiserver URL as one text per apiserver, into buf (`len` bytes):
+ * the scheme and host in lower case (https when the URL names none, as
+ * client-go takes it), the port always (443 for https, 80 for http when
+ * not given; leading zeros dropped), the path without trailing '/'
+ * (another path prefix is another apiserver: a proxy's per-cluster
+ * paths). "https://API.Example.com/" and "https://api.example.com:443"
+ * are one. False for a URL it cannot read (no host, a port that is no
+ * number): not judged. */
+static bool server_key(const char *server, char *buf, size_t len)
+{
+    if (!server || !*server)
+        return false;
+    const char *sep = strstr(server, "://"), *p = server;
+    char scheme[16] = "https";
+    if (sep) {
+        size_t n = (size_t)(sep - server);
+        if (n == 0 || n >= sizeof(scheme))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            scheme[i] = (char)tolower((unsigned char)server[i]);
+        scheme[n] = '\0';
+        p = sep + 3;
+    }
+    size_t auth_len = strcspn(p, "/?#");
+    const char *path = p + auth_len;
+    const char *at = NULL; /* user information (up to the last '@') is no part of the server */
+    for (const char *q = p; q < p + auth_len; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {
+        auth_len -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *host = p, *host_end;
+    if (*p == '[') { /* an IPv6 literal */
+        const char *close = memchr(p, ']', auth_len);
+        if (!close)
+            return false;
+        host_end = close + 1;
+    } else {
+        const char *colon = memchr(p, ':', auth_len);
+        host_end = colon ? colon : p + auth_len;
+    }
+    if (host_end == host)
+        return false;
+    unsigned long port = strcmp(scheme, "http") == 0 ? 80 : 443;
+    const char *auth_end = p + auth_len;
+    if (host_end < auth_end) {
+        if (*host_end != ':')
+            return false;
+        const char *digits = host_end + 1;
+        if (digits < auth_end) { /* "host:" is the default port, as Go reads it */
+            port = 0;
+            for (const char *d = digits; d < auth_end; d++) {
+                if (*d < '0' || *d > '9' || port > 65535)
+                    return false;
+                port = port * 10 + (unsigned long)(*d - '0');
+            }
+            if (port > 65535)
+                return false;
+        }
+    }
+    size_t path_len = strcspn(path, "#");
+    while (path_len > 0 && path[path_len - 1] == '/')
+        path_len--;
+    int n = snprintf(buf, len, "%s://", scheme);
+    for (const char *h = host; h < host_end && n >= 0 && (size_t)n + 1 < len; h++)
+        buf[n++] = (char)tolower((unsigned char)*h);
+    if (n < 0 || (size_t)n >= len)
+        return false;
+    int more = snprintf(buf + n, len - (size_t)n, ":%lu%.*s", port, (int)path_len, path);
+    return more >= 0 && (size_t)more < len - (size_t)n;
+}
+
+/* One apiserver under two --cluster names would have the program act on
+ * the same objects twice (kr-syncer: one lane delete, as unplaced, the
+ * copies the other lane makes; kr-sweeper: plan and delete them twice);
+ * with opts->clusters_not_hub, the hub's too (kr-syncer's copies would be
+ * the hub objects themselves; kr-submitter may run on the hub). Told by
+ * server_key, so that a case, a default port or a trailing '/' hides
+ * nothing. KR_EINVAL naming both. */
+static int check_cluster_server(kr_manager_t *m, struct cluster *c, kr_error_t *err)
+{
+    char key[1024];
+    if (!server_key(c->config->server, key, sizeof(key)))
+        return 0;
+    c->server_key = kr_strdup(key);
+    if (!c->server_key)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i + 1 < m->n_clusters; i++)
+        if (m->clusters[i].server_key && strcmp(m->clusters[i].server_key, key) == 0)
+            return kr_error_set(err, KR_EINVAL,
+                                "--cluster %s: its apiserver %s is that of --cluster %s: one "
+                                "cluster under two names would have its objects acted on twice",
+                                c->name, c->config->server, m->clusters[i].name);
+    char hub[1024];
+    if (m->clusters_not_hub && m->hub_config &&
+        server_key(m->hub_config->server, hub, sizeof(hub)) && strcmp(hub, key) == 0)
+        return kr_error_set(err, KR_EINVAL,
+                            "--cluster %s: its apiserver %s is the hub's: %s keeps the hub and "
+                            "its workload clusters apart",
+                            c->name, c->config->server, m->program->name);
+    return 0;
+}
+
 static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_error_t *err)
 {
     if (strcmp(arg->name, m->hub_name) == 0)
@@ -542,6 +650,8 @@ static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_e
         rc = kr_kubeconfig_rest_config(kc, &ov, &c->config, &e);
     }
     kr_kubeconfig_free(kc);
+    if (rc == 0 && (rc = check_cluster_server(m, c, err)) != 0)
+        return rc;
     if (rc == 0) {
         apply_rate_limit(m, c->config);
         rc = new_client(m, c->config, &c->client, &e);
@@ -745,6 +855,8 @@ int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *
     }
     if (opts->version >= 3)
         m->request_timeout_ms = opts->request_timeout_ms;
+    if (opts->version >= 4)
+        m->clusters_not_hub = opts->clusters_not_hub;
     m->signal_fd = -1;
     m->wake_fd = -1;
     pthread_mutex_init(&m->lock, NULL);
@@ -1209,6 +1321,7 @@ void kr_manager_free(kr_manager_t *m)
         kr_client_free(m->clusters[i].client);
         kr_rest_config_free(m->clusters[i].config);
         kr_free(m->clusters[i].name);
+        kr_free(m->clusters[i].server_key);
     }
     kr_free(m->clusters);
     kr_runtime_free(m->rt);

@@ -7,6 +7,7 @@
  * (with a resync) it sends no request but watches.
  * KR_TEST_THREADED: server threads, the runtime's loop thread. */
 #include <check.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -823,6 +824,29 @@ START_TEST(program_refuses_one_apiserver_under_two_names)
     ck_assert_msg(strstr(out, "--cluster dc2: its apiserver ") &&
                       strstr(out, " is that of --cluster dc1"),
                   "%s", out);
+    /* written otherwise (the scheme in capitals, a trailing '/'), the
+     * same apiserver */
+    char alias[128], text[16384];
+    snprintf(alias, sizeof(alias), "%s/dc1-again.kubeconfig", w.dir);
+    FILE *f = fopen(w.dc[0].kubeconfig, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *url = strstr(text, "server: "), *eol = url ? strchr(url, '\n') : NULL;
+    ck_assert_ptr_nonnull(eol);
+    for (char *c = url + strlen("server: "); *c && *c != ':'; c++)
+        *c = (char)toupper((unsigned char)*c);
+    f = fopen(alias, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%.*s/%s", (int)(eol - text), text, eol);
+    fclose(f);
+    snprintf(dc2, sizeof(dc2), "dc2=%s", alias);
+    ck_assert_int_eq(run_once(twice, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--cluster dc2: its apiserver ") &&
+                      strstr(out, " is that of --cluster dc1"),
+                  "%s", out);
+    unlink(alias);
     snprintf(dc1, sizeof(dc1), "dc1=%s", w.hub.kubeconfig);
     const char *hub[] = {"--kubeconfig", w.hub.kubeconfig, "--cluster", dc1, "--namespace",
                          NSNAME,         "--listen",       "0",         NULL};

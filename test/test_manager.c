@@ -1831,6 +1831,105 @@ START_TEST(a_missing_kubeconfig_fails_new_with_one_line)
 }
 END_TEST
 
+/* A kubeconfig naming `server` (never asked: kr_manager_new only reads
+ * it), written into dir/name. */
+static void write_server_kubeconfig(const char *dir, const char *name, const char *server,
+                                    char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s.kubeconfig", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: \"%s\"\n"
+            "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n"
+            "users:\n- name: u\n  user: {token: t}\n",
+            server);
+    fclose(f);
+}
+
+/* kr_manager_new with a hub at `hub` and clusters dc1 at `dc1` and (when
+ * not NULL) dc2 at `dc2`; `not_hub`: clusters_not_hub. The manager is
+ * freed at once; its answer and message are returned. */
+static int manager_of_servers(const char *dir, const char *hub, const char *dc1, const char *dc2,
+                              bool not_hub, kr_error_t *err)
+{
+    char hub_kc[300], dc1_kc[300], dc2_kc[300], dc1_arg[320], dc2_arg[320];
+    write_server_kubeconfig(dir, "hub", hub, hub_kc, sizeof(hub_kc));
+    write_server_kubeconfig(dir, "dc1", dc1, dc1_kc, sizeof(dc1_kc));
+    snprintf(dc1_arg, sizeof(dc1_arg), "dc1=%s", dc1_kc);
+    char *argv[] = {"p",         "--kubeconfig", hub_kc, "--listen", "0",
+                    "--cluster", dc1_arg,        NULL,   NULL,       NULL};
+    int argc = 7;
+    if (dc2) {
+        write_server_kubeconfig(dir, "dc2", dc2, dc2_kc, sizeof(dc2_kc));
+        snprintf(dc2_arg, sizeof(dc2_arg), "dc2=%s", dc2_kc);
+        argv[argc++] = "--cluster";
+        argv[argc++] = dc2_arg;
+    }
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    kr_manager_config cfg;
+    ck_assert_int_eq(kr_manager_parse_args(&prog, argc, argv, &cfg, err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &prog;
+    mo.config = &cfg;
+    mo.logger = (kr_logger){.cb = discard_log};
+    mo.clusters_not_hub = not_hub;
+    kr_manager_t *m = NULL;
+    kr_error_clear(err);
+    int rc = kr_manager_new(&mo, &m, err);
+    kr_manager_free(m);
+    kr_manager_config_free(&cfg);
+    return rc;
+}
+
+/* One apiserver under two --cluster names is refused by kr_manager_new,
+ * naming both, however its URL is written (case, default port, trailing
+ * '/'); another port, path or scheme is another apiserver. The hub's as a
+ * cluster is refused only when the program asks (clusters_not_hub). */
+START_TEST(one_apiserver_under_two_cluster_names_is_refused)
+{
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "test_manager_servers"));
+    const char *hub = "https://hub.example.com:6443";
+    static const char *const same[][2] = {
+        {"https://API.Example.com", "https://api.example.com:443/"},
+        {"HTTPS://api.example.com:0443//", "https://api.example.com"},
+        {"http://api.example.com", "http://api.example.com:80"},
+        {"https://[::1]:6443", "https://[::1]:6443/"},
+        {"https://api.example.com/k8s/clusters/a/", "https://API.example.com:443/k8s/clusters/a"},
+    };
+    kr_error_t err = {0};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        ck_assert_int_eq(manager_of_servers(dir, hub, same[i][0], same[i][1], false, &err),
+                         KR_EINVAL);
+        ck_assert_msg(strstr(err.message, "--cluster dc2: its apiserver ") &&
+                          strstr(err.message, " is that of --cluster dc1"),
+                      "%s and %s: %s", same[i][0], same[i][1], err.message);
+    }
+    static const char *const other[][2] = {
+        {"https://api.example.com:6443", "https://api.example.com"},
+        {"https://api.example.com/k8s/clusters/a", "https://api.example.com/k8s/clusters/b"},
+        {"http://api.example.com", "https://api.example.com:80"},
+        {"https://api.example.com", "https://api2.example.com"},
+    };
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        ck_assert_msg(manager_of_servers(dir, hub, other[i][0], other[i][1], false, &err) == 0,
+                      "%s and %s: %s", other[i][0], other[i][1], err.message);
+    /* the hub's apiserver as a cluster: the program's choice */
+    ck_assert_msg(
+        manager_of_servers(dir, hub, "https://HUB.example.com:6443/", NULL, false, &err) == 0, "%s",
+        err.message);
+    ck_assert_int_eq(
+        manager_of_servers(dir, hub, "https://HUB.example.com:6443/", NULL, true, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "--cluster dc1: its apiserver ") &&
+                      strstr(err.message, " is the hub's"),
+                  "%s", err.message);
+    ck_assert_msg(manager_of_servers(dir, hub, "https://hub.example.com", NULL, true, &err) == 0,
+                  "%s", err.message);
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
 /* ---- a program built on the manager, run as a child ---------------------------------- */
 
 /* The program: a controller over the hub's ConfigMaps whose reconcile is
@@ -2856,6 +2955,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, an_informer_of_an_invalid_scope_is_refused_up_front);
     tcase_add_test(tc, a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
+    tcase_add_test(tc, one_apiserver_under_two_cluster_names_is_refused);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
     tcase_add_test(tc, the_access_guard_asks_the_hubs_rbac_for_each_path);

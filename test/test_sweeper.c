@@ -5,6 +5,7 @@
  * the per-run cap; preconditions skip an object changed after the plan.
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
+#include <ctype.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -1116,6 +1117,65 @@ static void run_files_make(run_files *f, const char *tag)
     snprintf(f->url, sizeof(f->url), "sqlite://%s", f->db);
     snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
 }
+
+/* Copy the kubeconfig `from` into `to` with its server URL written
+ * otherwise: the scheme in capitals and a trailing '/' (the same
+ * apiserver). */
+static void respell_server(const char *from, const char *to)
+{
+    char text[16384];
+    FILE *f = fopen(from, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *server = strstr(text, "server: ");
+    ck_assert_ptr_nonnull(server);
+    for (char *c = server + strlen("server: "); *c && *c != ':'; c++)
+        *c = (char)toupper((unsigned char)*c);
+    char *eol = strchr(server, '\n');
+    ck_assert_ptr_nonnull(eol);
+    f = fopen(to, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%.*s/%s", (int)(eol - text), text, eol);
+    fclose(f);
+}
+
+/* One apiserver under two --cluster names would have every copy there
+ * planned, deleted and recorded twice: a usage error (status 2) naming
+ * both, however its URL is written. The hub's apiserver as a cluster is
+ * not refused: kr-submitter may run copies on the hub, which are then
+ * swept there. */
+START_TEST(the_program_refuses_one_apiserver_under_two_names)
+{
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-twice");
+    char alias[700], words[4096], out[8192], err[8192];
+    snprintf(alias, sizeof(alias), "%s/dc1-again.kubeconfig", rf.dir);
+    respell_server(rf.kc[1], alias);
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s "
+             "--dry-run",
+             rf.kc[0], rf.kc[1], alias);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc_io io = {.err = err, .err_size = sizeof(err)};
+    ck_assert_int_eq(kr_test_proc_run_io(argv, &io, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(err, "--cluster dc2: its apiserver ") &&
+                      strstr(err, " is that of --cluster dc1"),
+                  "%s", err);
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s "
+             "--dry-run",
+             rf.kc[0], rf.kc[1], rf.kc[0]);
+    sweeper_argv(words, argv);
+    ck_assert_msg(kr_test_proc_run_io(argv, &io, out, sizeof(out), 60000) == 0, "%s%s", out, err);
+    unlink(alias);
+    kr_test_tmpdir_remove(rf.dir);
+    platform_down();
+}
+END_TEST
 
 START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 {
@@ -2767,5 +2827,9 @@ int main(void)
     tcase_add_test(tc, a_subset_of_the_clusters_sweeps_a_moved_copy);
     tcase_add_test(tc, the_guard_holds_from_eleven_zombies);
     suite_add_tcase(s, tc);
+    TCase *clusters = tcase_create("clusters");
+    tcase_set_timeout(clusters, 120);
+    tcase_add_test(clusters, the_program_refuses_one_apiserver_under_two_names);
+    suite_add_tcase(s, clusters);
     return kr_test_run_suite(s);
 }

@@ -118,70 +118,6 @@ static int check_resources(kr_manager_t *m, const kr_gvr *gvrs, const char *cons
     return 0;
 }
 
-/* The apiserver URL of the kubeconfig `path` (NULL: the usual search) in
- * `context` (NULL: its current one), without trailing '/', into buf; ""
- * when it cannot be read (kr_manager_new read it already: not judged). */
-static void server_of(const char *path, const char *context, bool hub, char *buf, size_t len)
-{
-    kr_rest_config *rc = NULL;
-    kr_kubeconfig_t *kc = NULL;
-    kr_config_overrides ov = {.context = context};
-    kr_error_t e = {0};
-    buf[0] = '\0';
-    if (hub) {
-        kr_config_load_opts lo = KR_CONFIG_LOAD_OPTS_INIT;
-        lo.kubeconfig = path;
-        lo.overrides = ov;
-        (void)kr_config_load(&lo, &rc, &e);
-    } else {
-        kr_kubeconfig_opts ko = KR_KUBECONFIG_OPTS_INIT;
-        if (kr_kubeconfig_load_files(&path, 1, &ko, &kc, &e) == 0)
-            (void)kr_kubeconfig_rest_config(kc, &ov, &rc, &e);
-    }
-    if (rc && rc->server)
-        snprintf(buf, len, "%s", rc->server);
-    size_t n = strlen(buf);
-    while (n > 0 && buf[n - 1] == '/')
-        buf[--n] = '\0';
-    kr_rest_config_free(rc);
-    kr_kubeconfig_free(kc);
-}
-
-/* Every --cluster a cluster of its own, none the hub: one apiserver under
- * two names would have one lane delete, as unplaced, the copy the other
- * lane makes, again and again; the hub's own apiserver would hold the
- * copies in the very namespace of the hub objects. KR_EINVAL (a usage
- * error) names both. Told by the server URL of each kubeconfig. */
-static int check_clusters_distinct(const kr_manager_config *cfg, kr_error_t *err)
-{
-    char(*servers)[512] = calloc(cfg->n_clusters + 1, sizeof(*servers));
-    if (!servers)
-        return kr_error_set(err, KR_ENOMEM, "out of memory");
-    server_of(cfg->kubeconfig, cfg->context, true, servers[0], sizeof(servers[0]));
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cfg->n_clusters; i++) {
-        const kr_manager_cluster_arg *a = &cfg->clusters[i];
-        server_of(a->kubeconfig, a->context, false, servers[i + 1], sizeof(servers[i + 1]));
-        for (size_t j = 0; rc == 0 && servers[i + 1][0] && j <= i; j++) {
-            if (strcmp(servers[j], servers[i + 1]) != 0)
-                continue;
-            if (j == 0)
-                rc = kr_error_set(err, KR_EINVAL,
-                                  "--cluster %s: its apiserver %s is the hub's: the copies "
-                                  "would be the hub objects themselves",
-                                  a->name, servers[j]);
-            else
-                rc = kr_error_set(err, KR_EINVAL,
-                                  "--cluster %s: its apiserver %s is that of --cluster %s: "
-                                  "one cluster under two names would have one delete the "
-                                  "copies the other makes",
-                                  a->name, servers[j], cfg->clusters[j - 1].name);
-        }
-    }
-    free(servers);
-    return rc;
-}
-
 /* One controller per resource, a queue lane per workload cluster. */
 static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
@@ -313,6 +249,10 @@ int main(int argc, char **argv)
      * this long, and its keys then wait for a probe, holding nobody else
      * (--request-timeout changes it). */
     mo.request_timeout_ms = 10000;
+    /* A --cluster that is the hub would hold the copies in the very
+     * namespace of the hub objects (two --cluster of one apiserver the
+     * manager refuses in any program). */
+    mo.clusters_not_hub = true;
     kr_log_sink_t *sink = NULL;
     kr_manager_t *m = NULL;
     kr_inventory_t *inventory = NULL;
@@ -355,8 +295,7 @@ int main(int argc, char **argv)
         };
         if (!names || !clients)
             kr_error_set(&err, KR_ENOMEM, "out of memory");
-        else if (check_clusters_distinct(&cfg, &err) != 0 ||
-                 check_resources(m, gvrs, resource_texts, n_resources, &err) != 0)
+        else if (check_resources(m, gvrs, resource_texts, n_resources, &err) != 0)
             bad_resource = true;
         else if (syncer_new(&sc, &s, &err) == 0 && add_controllers(m, s, workers, &err) == 0)
             code = kr_manager_run(m);

@@ -344,7 +344,7 @@ typedef void (*kr_manager_stop_cb)(kr_manager_t *m, void *user);
  * with a reason in `why` (at most `len` bytes). [HTTP thread] */
 typedef bool (*kr_manager_ready_cb)(char *why, size_t len, void *user);
 
-#define KR_MANAGER_OPTS_VERSION 3
+#define KR_MANAGER_OPTS_VERSION 4
 /* clang-format off */
 #define KR_MANAGER_OPTS_INIT {.version = KR_MANAGER_OPTS_VERSION}
 /* clang-format on */
@@ -381,6 +381,14 @@ typedef struct kr_manager_opts {
      * apiserver, a partition that drops packets) cannot hold every worker:
      * its requests fail and its keys wait for it alone. */
     uint64_t request_timeout_ms;
+    /* Version 4: refuse a --cluster whose apiserver is the hub's (kr-syncer,
+     * whose copies would be the hub objects themselves); without it the
+     * hub may also be a workload cluster (kr-submitter may run on it, and
+     * kr-sweeper then sweeps it). Two --cluster names of one apiserver are
+     * refused in every program. Apiservers compare by their URLs with
+     * scheme and host in lower case, the default port made explicit and
+     * trailing '/' dropped. */
+    bool clusters_not_hub;
 } kr_manager_opts;
 
 /* Build the manager: block SIGINT/SIGTERM for its threads, start the
@@ -390,7 +398,8 @@ typedef struct kr_manager_opts {
  * Signals are blocked in the calling thread and inherited by the threads
  * made afterwards: call it before the program starts threads of its own.
  * *out is new (kr_manager_free, which restores the signal mask).
- * Errors: KR_EINVAL (a missing or invalid kubeconfig, a bad --listen:
+ * Errors: KR_EINVAL (a missing or invalid kubeconfig, a bad --listen, two
+ * --cluster of one apiserver, or one of the hub's with clusters_not_hub:
  * err->message is one clear line for the program to print before exiting 2),
  * KR_EIO (cannot listen), KR_ENOMEM. [main thread] */
 KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *err);
