@@ -149,13 +149,169 @@ static int grow(void **array, size_t n, size_t size)
 
 /* ---- built-in routes ------------------------------------------------------------ */
 
+/* The ?exclude= names of a request to /healthz, /livez or /readyz
+ * (kube-apiserver's and controller-runtime's), sorted and each once, and
+ * which of them named a check. The names are the request's own. */
+struct excludes {
+    const char **names;
+    bool *used;
+    size_t n, cap;
+    bool oom;
+};
+
+static void exclude_take_one(const char *name, const char *value, void *user)
+{
+    struct excludes *x = user;
+    if (x->oom || strcmp(name, "exclude") != 0)
+        return;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 8;
+        const char **names = kr_realloc(x->names, cap * sizeof(*names));
+        if (!names) {
+            x->oom = true;
+            return;
+        }
+        x->names = names;
+        x->cap = cap;
+    }
+    x->names[x->n++] = value;
+}
+
+static int exclude_order(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int excludes_take(const kr_http_request_t *req, struct excludes *x)
+{
+    *x = (struct excludes){0};
+    kr_http_request_query_each(req, exclude_take_one, x);
+    if (!x->oom && x->n > 0) {
+        qsort(x->names, x->n, sizeof(*x->names), exclude_order);
+        size_t n = 1;
+        for (size_t i = 1; i < x->n; i++)
+            if (strcmp(x->names[i], x->names[n - 1]) != 0)
+                x->names[n++] = x->names[i];
+        x->n = n;
+        x->used = kr_calloc(x->n, sizeof(*x->used));
+        x->oom = !x->used;
+    }
+    return x->oom ? KR_ENOMEM : 0;
+}
+
+static void excludes_free(struct excludes *x)
+{
+    kr_free(x->names);
+    kr_free(x->used);
+}
+
+/* How `s` sorts against the text `prefix` + `name` (name NULL: none), as
+ * strcmp would against the two joined. */
+static int joined_cmp(const char *s, const char *prefix, const char *name)
+{
+    const char *parts[2] = {prefix, name ? name : ""};
+    for (int k = 0; k < 2; k++)
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p; p++, s++) {
+            unsigned char c = (unsigned char)*s;
+            if (c != *p)
+                return c < *p ? -1 : 1;
+        }
+    return *s ? 1 : 0;
+}
+
+/* Is the check "prefix" + "name" excluded? Marks its name used. */
+static bool excluded(struct excludes *x, const char *prefix, const char *name)
+{
+    size_t lo = 0, hi = x ? x->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = joined_cmp(x->names[mid], prefix, name);
+        if (c == 0) {
+            x->used[mid] = true;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The names excluded that are no check, as kube-apiserver says so:
+ * sorted, each quoted as Go's %q would. */
+static void excludes_warn(const struct excludes *x, kr_buf *b)
+{
+    bool any = false;
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->used[i])
+            continue;
+        kr_buf_append_str(b, any ? ",\""
+                                 : "warn: some health checks cannot be excluded: no "
+                                   "matches for \"");
+        any = true;
+        for (const unsigned char *p = (const unsigned char *)x->names[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                kr_buf_printf(b, "\\%c", *p);
+            else if (*p < 0x20 || *p == 0x7f)
+                kr_buf_printf(b, "\\x%02x", *p);
+            else
+                kr_buf_append(b, p, 1);
+        }
+        kr_buf_append_str(b, "\"");
+    }
+    if (any)
+        kr_buf_append_str(b, "\n");
+}
+
+/* The first segment of the path: "healthz", "livez" or "readyz". */
+static void endpoint_name(const kr_http_request_t *req, char *out, size_t len)
+{
+    const char *path = kr_http_request_path(req) + 1;
+    size_t n = strcspn(path, "/");
+    snprintf(out, len, "%.*s", (int)n, path);
+}
+
+/* A health endpoint's answer to its aggregate: "ok" when every check
+ * passed and ?verbose was not asked for, else every check's line, the
+ * excluded names that are no check, then "<endpoint> check passed" or
+ * "<endpoint> check failed" (kube-apiserver's text). 200 or 503. */
+static void respond_aggregate(const kr_http_request_t *req, kr_http_response_t *resp, bool ready,
+                              kr_buf *lines, const struct excludes *x)
+{
+    char endpoint[16];
+    endpoint_name(req, endpoint, sizeof(endpoint));
+    if (ready && !kr_http_request_query(req, "verbose")) {
+        kr_buf_reset(lines);
+        kr_buf_append_str(lines, "ok");
+    } else {
+        excludes_warn(x, lines);
+        kr_buf_printf(lines, "%s check %s\n", endpoint, ready ? "passed" : "failed");
+    }
+    if (!lines->data) {
+        kr_http_respond_error(resp, 500, "out of memory");
+        return;
+    }
+    kr_http_respond_header(resp, "X-Content-Type-Options", "nosniff");
+    kr_http_respond(resp, ready ? 200 : 503, "text/plain; charset=utf-8", lines->data, lines->len);
+}
+
 /* /healthz and /livez: the process answers. Their one named check is
  * "ping" (kube-apiserver's /healthz/ping, /livez/ping). */
 static void healthz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
-    (void)req;
     (void)user;
-    kr_http_respond(resp, 200, "text/plain; charset=utf-8", "ok", 2);
+    struct excludes x;
+    kr_buf b = {0};
+    if (excludes_take(req, &x) != 0) {
+        kr_http_respond_error(resp, 500, "out of memory");
+    } else {
+        kr_buf_append_str(&b,
+                          excluded(&x, "ping", NULL) ? "[+]ping excluded: ok\n" : "[+]ping ok\n");
+        respond_aggregate(req, resp, true, &b, &x);
+    }
+    kr_buf_free(&b);
+    excludes_free(&x);
 }
 
 /* The name after "/healthz/", "/livez/" or "/readyz/" ("" for the
@@ -170,11 +326,12 @@ static const char *check_name(const kr_http_request_t *req)
 static void healthz_check(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     const char *name = check_name(req);
-    if (name[0] && strcmp(name, "ping") != 0) {
+    if (!name[0])
+        healthz(req, resp, user);
+    else if (strcmp(name, "ping") != 0)
         kr_http_respond_error(resp, 404, "no check named \"%s\"", name);
-        return;
-    }
-    healthz(req, resp, user);
+    else
+        kr_http_respond(resp, 200, "text/plain; charset=utf-8", "ok", 2);
 }
 
 static void metrics_route(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
@@ -247,19 +404,29 @@ static void ready_view_free(struct ready_view *v)
 }
 
 /* What /readyz writes: every check's line, or (`only` set, /readyz/<name>)
- * the line of that one alone, the other checks not run. */
+ * the line of that one alone, the other checks not run. The aggregate
+ * withholds why a check failed, as kube-apiserver's and
+ * controller-runtime's do (the endpoint is public): /readyz/<name> and the
+ * log at debug level say it. */
 struct ready_out {
     const char *only;
+    struct excludes *excludes; /* the aggregate's ?exclude= */
     bool found; /* `only` is a check here */
     bool ready;
     kr_buf b;
+    kr_buf why; /* the aggregate: the reasons withheld, for the log */
 };
 
-/* Is the check "prefix" + "name" (name NULL: "prefix" alone) one to run? */
+/* Is the check "prefix" + "name" (name NULL: "prefix" alone) one to run?
+ * One excluded is written as such and not run. */
 static bool ready_wants(struct ready_out *o, const char *prefix, const char *name)
 {
-    if (!o->only)
-        return true;
+    if (!o->only) {
+        if (!excluded(o->excludes, prefix, name))
+            return true;
+        kr_buf_printf(&o->b, "[+]%s%s excluded: ok\n", prefix, name ? name : "");
+        return false;
+    }
     size_t len = strlen(prefix);
     if (strncmp(o->only, prefix, len) != 0 ||
         (name ? strcmp(o->only + len, name) != 0 : o->only[len] != '\0'))
@@ -268,13 +435,27 @@ static bool ready_wants(struct ready_out *o, const char *prefix, const char *nam
     return true;
 }
 
+/* The check "prefix" + "name" failed, for the reason `why`. */
+static void ready_failed(struct ready_out *o, const char *prefix, const char *name, const char *why)
+{
+    o->ready = false;
+    name = name ? name : "";
+    if (o->only) {
+        kr_buf_printf(&o->b, "[-]%s%s failed: %s\n", prefix, name, why);
+        return;
+    }
+    kr_buf_printf(&o->b, "[-]%s%s failed: reason withheld\n", prefix, name);
+    kr_buf_printf(&o->why, "%s%s%s: %s", o->why.len ? "; " : "", prefix, name, why);
+}
+
 /* The informers line of /readyz: the hub's informers (and any of a client
  * not the manager's clusters') must have synced; a workload cluster's
  * informer that has not is named but holds nothing up, since a dead
  * datacenter delays nobody else (its controller lanes wait for it alone),
  * and a replica kept unready by one would never finish a rollout. */
-static bool informers_line(kr_manager_t *m, const struct ready_view *v, kr_buf *b)
+static void informers_line(kr_manager_t *m, const struct ready_view *v, struct ready_out *o)
 {
+    kr_buf *b = &o->b;
     size_t unsynced = 0, waiting = 0;
     char names[256] = "";
     for (size_t i = 0; i < v->n_informers; i++) {
@@ -295,9 +476,10 @@ static bool informers_line(kr_manager_t *m, const struct ready_view *v, kr_buf *
                      m->clusters[c].name);
     }
     if (unsynced > 0) {
-        kr_buf_printf(b, "[-]informers failed: %zu of %zu not synced\n", unsynced + waiting,
-                      v->n_informers);
-        return false;
+        char why[64];
+        snprintf(why, sizeof(why), "%zu of %zu not synced", unsynced + waiting, v->n_informers);
+        ready_failed(o, "informers", NULL, why);
+        return;
     }
     if (waiting == 0)
         kr_buf_printf(b, "[+]informers ok (%zu synced)\n", v->n_informers);
@@ -306,7 +488,6 @@ static bool informers_line(kr_manager_t *m, const struct ready_view *v, kr_buf *
                       "[+]informers ok (%zu of %zu synced; waiting for workload clusters: %s; "
                       "they hold up nobody else)\n",
                       v->n_informers - waiting, v->n_informers, names);
-    return true;
 }
 
 static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct ready_out *o)
@@ -316,13 +497,12 @@ static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct read
         if (v->state == STATE_RUNNING) {
             kr_buf_append_str(b, "[+]manager ok\n");
         } else {
-            o->ready = false;
-            kr_buf_printf(b, "[-]manager failed: %s\n",
-                          v->state == STATE_NEW ? "not running yet" : "shutting down");
+            ready_failed(o, "manager", NULL,
+                         v->state == STATE_NEW ? "not running yet" : "shutting down");
         }
     }
-    if (ready_wants(o, "informers", NULL) && !informers_line(m, v, b))
-        o->ready = false;
+    if (ready_wants(o, "informers", NULL))
+        informers_line(m, v, o);
     if (m->leader && ready_wants(o, "leader", NULL)) {
         char holder[256];
         kr_leader_observed_holder(m->leader, holder, sizeof(holder));
@@ -340,8 +520,7 @@ static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct read
         if (kr_controller_ready(v->controllers[i])) {
             kr_buf_printf(b, "[+]controller %s ok\n", name);
         } else {
-            o->ready = false;
-            kr_buf_printf(b, "[-]controller %s failed: caches not synced or not started\n", name);
+            ready_failed(o, "controller ", name, "caches not synced or not started");
         }
     }
     for (size_t i = 0; i < v->n_checks; i++) {
@@ -351,38 +530,50 @@ static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct read
         if (v->checks[i].check(why, sizeof(why), v->checks[i].user)) {
             kr_buf_printf(b, "[+]%s ok\n", v->checks[i].name);
         } else {
-            o->ready = false;
             why[sizeof(why) - 1] = '\0';
             for (char *p = why; *p; p++)
                 if (*p == '\n' || *p == '\r')
                     *p = ' ';
-            kr_buf_printf(b, "[-]%s failed: %s\n", v->checks[i].name, why[0] ? why : "not ready");
+            ready_failed(o, "", v->checks[i].name, why[0] ? why : "not ready");
         }
     }
 }
 
-/* /readyz: every check's line, then the verdict, 200 or 503. /readyz/<name>:
- * that check alone (controller-runtime's and kube-apiserver's), "ok" or
- * its line with a 503; 404 for a name that is no check here. */
+/* /readyz: every check's line (a failed one's reason withheld), then the
+ * verdict, 200 or 503; "ok" alone when ready and not asked ?verbose.
+ * ?exclude=NAME (repeated) skips a check. /readyz/<name>: that check alone
+ * (controller-runtime's and kube-apiserver's), "ok" or its line with the
+ * reason and a 503; 404 for a name that is no check here. */
 static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     kr_manager_t *m = user;
+    const char *name = check_name(req);
+    struct ready_out o = {.only = name[0] ? name : NULL, .ready = true};
+    struct excludes x = {0};
     struct ready_view v;
-    if (ready_view_take(m, &v) != 0) {
+    int rc = o.only ? 0 : excludes_take(req, &x);
+    if (rc == 0)
+        rc = ready_view_take(m, &v);
+    else
+        v = (struct ready_view){0};
+    if (rc != 0) {
         ready_view_free(&v);
+        excludes_free(&x);
         kr_http_respond_error(resp, 500, "out of memory");
         return;
     }
-    const char *name = check_name(req);
-    struct ready_out o = {.only = name[0] ? name : NULL, .ready = true};
+    o.excludes = &x;
     ready_lines(m, &v, &o);
     ready_view_free(&v);
     if (o.only && !o.found) {
         kr_http_respond_error(resp, 404, "no readiness check named \"%s\"", o.only);
+    } else if (!o.only) {
+        if (!o.ready)
+            kr_log(&m->logger, KR_LOG_DEBUG, "manager", "readyz check failed: %s",
+                   o.why.data ? o.why.data : "out of memory");
+        respond_aggregate(req, resp, o.ready, &o.b, &x);
     } else {
-        if (!o.only)
-            kr_buf_printf(&o.b, "readyz check %s\n", o.ready ? "passed" : "failed");
-        else if (o.ready) {
+        if (o.ready) {
             kr_buf_reset(&o.b);
             kr_buf_append_str(&o.b, "ok");
         }
@@ -393,6 +584,8 @@ static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void 
                             o.b.len);
     }
     kr_buf_free(&o.b);
+    kr_buf_free(&o.why);
+    excludes_free(&x);
 }
 
 /* ---- leader election callbacks (loop thread: never block) ---------------------------- */

@@ -439,7 +439,7 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     ck_assert_int_eq(rename(db + strlen("sqlite://"), gone), 0);
     put_cm(hub_url, "after-gone", "1", false);
     char *said =
-        await_answer(api, "/readyz?verbose", 503, "was moved or deleted since it was opened");
+        await_answer(api, "/readyz/inventory", 503, "was moved or deleted since it was opened");
     ck_assert_msg(said, "/readyz did not say the database file was gone");
     free(said);
     kr_test_proc_kill(&p, SIGTERM);
@@ -571,7 +571,7 @@ START_TEST(program_checks_its_resources_against_discovery)
     start(&p, wrong_kind);
     char api[128];
     wait_address(&p, api, sizeof(api));
-    char *said = await_answer(api, "/readyz?verbose", 503,
+    char *said = await_answer(api, "/readyz/resources", 503,
                               "[-]resources failed: --resource v1/configmaps=Foo: cluster ");
     ck_assert_msg(said, "/readyz did not refuse v1/configmaps=Foo");
     ck_assert_msg(strstr(said, "serves v1/configmaps as kind ConfigMap, not Foo"), "%s", said);
@@ -604,7 +604,7 @@ START_TEST(program_checks_its_resources_against_discovery)
                                 NULL};
     start(&p, misspelled);
     wait_address(&p, api, sizeof(api));
-    said = await_answer(api, "/readyz?verbose", 503,
+    said = await_answer(api, "/readyz/resources", 503,
                         "[-]resources failed: no cluster serves v1/confgmaps");
     ck_assert_msg(said, "/readyz did not say that no cluster serves v1/confgmaps");
     free(said);

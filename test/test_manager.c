@@ -282,7 +282,7 @@ static struct reply wait_readyz_with(const char *base, const char *want)
 {
     int64_t deadline = now_ms() + 30000;
     for (;;) {
-        struct reply r = get(base, "/readyz");
+        struct reply r = get(base, "/readyz?verbose");
         if ((r.body && strstr(r.body, want)) || now_ms() > deadline)
             return r;
         free(r.body);
@@ -1151,6 +1151,86 @@ START_TEST(a_connection_without_a_full_request_is_closed_before_an_idle_one)
 }
 END_TEST
 
+/* ?verbose and ?exclude= on /readyz, /livez and /healthz as
+ * kube-apiserver's: "ok" alone when all passed, unless verbose; every
+ * line on a failure, the reason withheld; an excluded check not run and
+ * said so; an excluded name that is no check named in a warning. */
+START_TEST(health_endpoints_take_verbose_and_exclude)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    __atomic_store_n(&ready_flag, false, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(kr_manager_add_ready_check(r.m, "inventory", ready_check, NULL, &err), 0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+
+    struct reply x = wait_status(base, "/readyz", 503);
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_str_eq(x.body, "[+]manager ok\n[+]informers ok (0 synced)\n"
+                             "[-]inventory failed: reason withheld\nreadyz check failed\n");
+    free(x.body);
+    /* the failing check excluded: ready, and plain "ok" */
+    x = get(base, "/readyz?exclude=inventory");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
+    free(x.body);
+    x = get(base, "/readyz?exclude=nope&verbose&exclude=inventory&exclude=manager&exclude=nope&"
+                  "exclude=a%22b");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "[+]manager excluded: ok\n[+]informers ok (0 synced)\n"
+                             "[+]inventory excluded: ok\n"
+                             "warn: some health checks cannot be excluded: no matches for "
+                             "\"a\\\"b\",\"nope\"\n"
+                             "readyz check passed\n");
+    free(x.body);
+    /* a name that is no check does not hide a failure */
+    x = get(base, "/readyz?exclude=inventor");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_str_eq(x.body, "[+]manager ok\n[+]informers ok (0 synced)\n"
+                             "[-]inventory failed: reason withheld\n"
+                             "warn: some health checks cannot be excluded: no matches for "
+                             "\"inventor\"\nreadyz check failed\n");
+    free(x.body);
+    /* the check alone says why */
+    x = get(base, "/readyz/inventory");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_str_eq(x.body, "[-]inventory failed: the inventory has not loaded yet\n");
+    free(x.body);
+    __atomic_store_n(&ready_flag, true, __ATOMIC_SEQ_CST);
+    x = get(base, "/readyz");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
+    free(x.body);
+    x = get(base, "/readyz?verbose");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "[+]manager ok\n[+]informers ok (0 synced)\n[+]inventory ok\n"
+                             "readyz check passed\n");
+    free(x.body);
+    /* liveness: one check, "ping" */
+    static const struct {
+        const char *path, *body;
+    } live[] = {
+        {"/healthz", "ok"},
+        {"/livez?exclude=ping", "ok"},
+        {"/healthz?verbose", "[+]ping ok\nhealthz check passed\n"},
+        {"/livez?verbose=1", "[+]ping ok\nlivez check passed\n"},
+        {"/livez/?verbose", "[+]ping ok\nlivez check passed\n"},
+        {"/livez?verbose&exclude=ping&exclude=log",
+         "[+]ping excluded: ok\nwarn: some health checks cannot be excluded: no matches for "
+         "\"log\"\nlivez check passed\n"},
+        {"/livez/ping?verbose", "ok"},
+    };
+    for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+        x = get(base, live[i].path);
+        ck_assert_msg(x.status == 200 && strcmp(x.body, live[i].body) == 0, "%s: %ld %s",
+                      live[i].path, x.status, x.body);
+        free(x.body);
+    }
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
 START_TEST(readyz_reports_each_check_and_metrics_parse_back)
 {
     struct running r;
@@ -1174,8 +1254,8 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
     struct reply x = wait_status(base, "/readyz", 503);
     ck_assert_int_eq(x.status, 503);
     ck_assert_msg(strstr(x.body, "[+]manager ok\n") && strstr(x.body, "[+]informers ok") &&
-                      strstr(x.body, "[-]inventory failed: the inventory has not loaded yet\n") &&
-                      strstr(x.body, "readyz check failed\n"),
+                      strstr(x.body, "[-]inventory failed: reason withheld\n") &&
+                      strstr(x.body, "readyz check failed\n") && !strstr(x.body, "loaded"),
                   "%s", x.body);
     ck_assert_str_eq(x.content_type, "text/plain; charset=utf-8");
     free(x.body);
@@ -1215,7 +1295,7 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
         free(x.body);
     }
     __atomic_store_n(&ready_flag, true, __ATOMIC_SEQ_CST);
-    x = get(base, "/readyz");
+    x = get(base, "/readyz?verbose");
     ck_assert_int_eq(x.status, 200);
     ck_assert_msg(strstr(x.body, "[+]inventory ok\n") && strstr(x.body, "readyz check passed\n"),
                   "%s", x.body);
@@ -1705,11 +1785,15 @@ START_TEST(a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up)
     /* the hub down too: not ready */
     struct reply x = wait_readyz_with(base, "[+]manager ok");
     ck_assert_int_eq(x.status, 503);
-    ck_assert_msg(strstr(x.body, "[-]informers failed: 3 of 3 not synced\n"), "%s", x.body);
+    ck_assert_msg(strstr(x.body, "[-]informers failed: reason withheld\n"), "%s", x.body);
+    free(x.body);
+    x = get(base, "/readyz/informers");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_str_eq(x.body, "[-]informers failed: 3 of 3 not synced\n");
     free(x.body);
     /* the hub back: ready, dc1 named once for its two informers */
     kr_testserver_set_faults(s.ts, &up);
-    x = wait_status(base, "/readyz", 200);
+    x = wait_status(base, "/readyz?verbose", 200);
     ck_assert_int_eq(x.status, 200);
     ck_assert_msg(strstr(x.body, "[+]informers ok (1 of 3 synced; waiting for workload clusters: "
                                  "dc1; they hold up nobody else)\n"),
@@ -2217,7 +2301,7 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
                   c.err_text);
     char base[128];
     child_address(&c, base, sizeof(base));
-    struct reply x = wait_status(base, "/readyz", 200);
+    struct reply x = wait_status(base, "/readyz?verbose", 200);
     ck_assert_msg(strstr(x.body, "[+]leader ok: leading\n") &&
                       strstr(x.body, "[+]controller configmaps ok\n"),
                   "%s", x.body);
@@ -2529,7 +2613,7 @@ START_TEST(a_controller_without_leader_election_runs_on_a_standby)
     ck_assert(!kr_manager_leading(r.m));
     ck_assert_int_eq(atomic_load(&elected_n), 0);
     const char *base = kr_manager_listen_address(r.m);
-    struct reply x = wait_status(base, "/readyz", 200);
+    struct reply x = wait_status(base, "/readyz?verbose", 200);
     ck_assert_msg(strstr(x.body, "[+]leader ok: standby, the leader is \"other\"\n") &&
                       strstr(x.body, "[+]controller local ok\n") &&
                       !strstr(x.body, "controller elected"),
@@ -2946,6 +3030,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, a_connection_without_a_full_request_is_closed_before_an_idle_one);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
+    tcase_add_test(tc, health_endpoints_take_verbose_and_exclude);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);
     tcase_add_test(tc, a_second_controller_of_a_name_is_refused);
     suite_add_tcase(s, tc);

@@ -2,7 +2,9 @@
  * runtime, a client and informer factory per cluster (a hub and N workload
  * clusters), the controllers and other runnables, optional leader election,
  * and one HTTP endpoint (libmicrohttpd) serving /healthz, /livez, /readyz
- * (and each check alone: /readyz/<name>, /healthz/ping, /livez/ping),
+ * (kube-apiserver's text: "ok", or with ?verbose or on a failure each
+ * check's line, a failed one's reason withheld; ?exclude=NAME skips one;
+ * each check alone with its reason: /readyz/<name>, /healthz/ping, /livez/ping),
  * /metrics and the program's own routes (256 connections at most, 128 of them from
  * one peer, each closed after 30 s without traffic, or 10 s until it has
  * sent a full request's headers, so that one client's idle or half-open
@@ -620,8 +622,9 @@ KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_respons
 KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp,
                                     void *manager);
 
-/* An extra readiness check for /readyz ("name" appears in its output;
- * /readyz/<name> runs it alone). */
+/* An extra readiness check for /readyz ("name" appears in its output,
+ * the reason it fails withheld there; /readyz/<name> runs it alone and
+ * says why; /readyz?exclude=<name> skips it). */
 KR_API int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
                                       void *user, kr_error_t *err);
 
