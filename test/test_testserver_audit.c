@@ -227,10 +227,66 @@ START_TEST(every_answer_carries_its_audit_id)
 }
 END_TEST
 
+/* A client's Audit-ID is kept as it came, however long, as kube-apiserver
+ * keeps it: in the answer's header and in the audit log. */
+START_TEST(a_long_audit_id_is_kept_whole)
+{
+    char dir[64], log[128];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-audit"));
+    snprintf(log, sizeof(log), "%s/audit.log", dir);
+    kr_testserver_opts o = {.seed = 1, .audit_log = log};
+    kr_testserver_t *ts = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
+    static const size_t lens[] = {127, 128, 300, 3000}; /* the client keeps 4 KiB of headers */
+    char *ids[4];
+    for (int i = 0; i < 4; i++) {
+        ids[i] = malloc(lens[i] + 1);
+        for (size_t j = 0; j < lens[i]; j++)
+            ids[i][j] = "0123456789abcdef-"[(j + (size_t)i) % 17];
+        ids[i][lens[i]] = '\0';
+        char *line = malloc(lens[i] + 16);
+        snprintf(line, lens[i] + 16, "Audit-ID: %s", ids[i]);
+        const char *mine[] = {line, NULL};
+        tc_response r = {0};
+        tc_request(kr_testserver_url(ts), "GET", "/api/v1/namespaces", NULL, NULL, mine, &r);
+        ck_assert_int_eq(r.status, 200);
+        char *got = malloc(lens[i] + 2);
+        header(&r, "Audit-Id", got, lens[i] + 2);
+        ck_assert_msg(strcmp(got, ids[i]) == 0, "%zu bytes sent, %zu back", lens[i], strlen(got));
+        free(got);
+        free(line);
+        tc_free(&r);
+    }
+    /* one whose echo would not fit beside the request in the connection's
+     * memory: refused as Go refuses headers over its limit, not dropped
+     * unanswered, and no event */
+    char *huge = malloc(20016);
+    memcpy(huge, "Audit-ID: ", 10);
+    memset(huge + 10, 'x', 20000);
+    huge[20010] = '\0';
+    const char *too_long[] = {huge, NULL};
+    tc_response r = {0};
+    tc_request(kr_testserver_url(ts), "GET", "/api/v1/namespaces", NULL, NULL, too_long, &r);
+    ck_assert_int_eq(r.status, 431);
+    tc_free(&r);
+    free(huge);
+    kr_testserver_free(ts);
+    json_t *all = events(dir);
+    ck_assert_uint_eq(json_array_size(all), 4);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_str_eq(get(json_array_get(all, i), "auditID", NULL), ids[i]);
+        free(ids[i]);
+    }
+    json_decref(all);
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {every_request_is_one_event_with_user_verb_and_object,
                             an_unwritable_audit_log_fails_the_start,
-                            every_answer_carries_its_audit_id, NULL};
+                            every_answer_carries_its_audit_id, a_long_audit_id_is_kept_whole, NULL};
     return kr_test_run_tests("testserver_audit", "audit", NULL, NULL, 0, tests);
 }

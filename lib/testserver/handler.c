@@ -528,10 +528,12 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
 void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    if (in->audit_id && *in->audit_id)
-        snprintf(resp->audit_id, sizeof(resp->audit_id), "%s", in->audit_id);
-    else
-        ts_audit_id_new(resp->audit_id);
+    if (in->audit_id && *in->audit_id) {
+        resp->audit_id = in->audit_id;
+    } else {
+        ts_audit_id_new(resp->audit_id_new);
+        resp->audit_id = resp->audit_id_new;
+    }
     ts_prebody pre;
     ts_request copy = *in;
     const ts_request *req = &copy;

@@ -242,8 +242,8 @@ typedef struct ts_prebody {
     json_t *doc; /* new, or NULL */
 } ts_prebody;
 
-/* The longest Audit-ID a client's header may give, with its NUL. */
-#define TS_AUDIT_ID_LEN 128
+/* A new audit ID (a UUID) with its NUL. */
+#define TS_AUDIT_ID_LEN 37
 
 typedef struct ts_response {
     int status;
@@ -257,8 +257,11 @@ typedef struct ts_response {
     ts_watch *watch; /* when set, the body is this stream */
     char *warnings; /* Warning header texts, one per line (kr_malloc), or NULL */
     /* the request's audit ID, sent back as its Audit-Id header (ts_handle:
-     * the client's Audit-ID header, else a new UUID); "" until set */
-    char audit_id[TS_AUDIT_ID_LEN];
+     * the client's Audit-ID header as it came, however long, as
+     * kube-apiserver keeps it: borrowed from the request, whose headers
+     * the HTTP server bounds; else `audit_id_new`); NULL until set */
+    const char *audit_id;
+    char audit_id_new[TS_AUDIT_ID_LEN]; /* a new UUID, when the client gave none */
     /* apiserver_request_total's labels of a routed request but its code
      * (stats.c), set before it is handled; "" for other paths */
     char metric[200];
