@@ -253,7 +253,9 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
     [SH_TLS_KEY_FILE] = {"tls-private-key-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
                          "the private key of --tls-cert-file (PEM)"},
     [SH_LISTEN] = {"listen", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "ADDR:PORT",
-                   "HTTP endpoint for /healthz, /readyz, /metrics (\"0\" disables)"},
+                   "HTTP endpoint for /healthz, /livez, /readyz, /metrics and any API of the "
+                   "program (\"0\" disables); the default is loopback only: in a pod, give "
+                   "0.0.0.0:PORT for the kubelet's probes"},
     [SH_LOG_FORMAT] = {"log-format", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LOG, "json|text",
                        "log line format"},
     [SH_VERBOSITY] = {"v", 'v', KR_FLAG_INT, KR_MANAGER_FLAGS_LOG, "LEVEL",

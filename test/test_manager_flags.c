@@ -500,6 +500,30 @@ START_TEST(auth_flags_are_a_group_of_their_own)
 }
 END_TEST
 
+/* The README says what --listen defaults to, the address the parser
+ * gives, and why it is loopback. */
+START_TEST(the_readme_names_the_default_listen_address)
+{
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    ck_assert_int_eq(parse(&cfg, &err, NULL), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "default `%s`", cfg.listen);
+    kr_manager_config_free(&cfg);
+    FILE *f = fopen(KR_SOURCE_DIR "/README.md", "r");
+    ck_assert_ptr_nonnull(f);
+    static char readme[1 << 20];
+    size_t n = fread(readme, 1, sizeof(readme) - 1, f);
+    fclose(f);
+    readme[n] = '\0';
+    const char *at = strstr(readme, "`--listen ADDR:PORT`");
+    ck_assert_ptr_nonnull(at);
+    char part[1024];
+    snprintf(part, sizeof(part), "%s", at);
+    ck_assert_msg(strstr(part, want) && strstr(part, "Loopback, because"), "%s", part);
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
     kr_manager_config cfg;
@@ -529,6 +553,10 @@ START_TEST(help_and_version)
     ck_assert(strstr(text, "--lease-name NAME") != NULL);
     ck_assert(strstr(text, "(default \"kr-test\")") != NULL);
     ck_assert(strstr(text, "  -h, --help") != NULL);
+    /* the endpoint's default, and why a pod gives another */
+    ck_assert_msg(strstr(text, "the default is loopback only: in a pod, give 0.0.0.0:PORT for the "
+                               "kubelet's probes (default \"127.0.0.1:8080\")") != NULL,
+                  "%s", text);
     free(text);
 
     out = open_memstream(&text, &len);
@@ -795,6 +823,7 @@ int main(void)
     tcase_add_test(tc, shared_flags_follow_the_program_mask);
     tcase_add_test(tc, auth_flags_are_a_group_of_their_own);
     tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, the_readme_names_the_default_listen_address);
     tcase_add_test(tc, bad_flags_exit_2_with_a_hint_on_stderr);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     tcase_add_test(tc, the_flags_sink_follows_log_format_and_verbosity);

@@ -145,7 +145,9 @@ typedef struct kr_manager_program {
     size_t n_flags;
     unsigned shared; /* KR_MANAGER_FLAGS_* it takes; 0 = KR_MANAGER_FLAGS_ALL */
     const char *default_lease_name; /* NULL: the program's name */
-    const char *default_listen; /* NULL: "127.0.0.1:8080" */
+    /* NULL: "127.0.0.1:8080", loopback: the endpoint may serve an API
+     * (a pod gives --listen 0.0.0.0:PORT for the kubelet's probes) */
+    const char *default_listen;
     /* Positional arguments are refused ("kr-syncer" does not take any
      * arguments, got ["extra"]), as a Kubernetes component refuses them;
      * false: they are left in kr_manager_config.args for the program. */
