@@ -4962,6 +4962,8 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", help, out, sizeof(out)), 0);
     ck_assert_msg(strstr(out, "--idempotency-key K") && strstr(out, "-f, --filename FILE"), "%s",
                   out);
+    /* the help says what --server takes: a path is refused below */
+    ck_assert_msg(strstr(out, "http(s)://HOST[:PORT] with no path"), "%s", out);
     const char *no_file[] = {"submit", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", no_file, out, sizeof(out)), 2);
     ck_assert_msg(strstr(out, "Run 'kr-submitter submit --help'"), "%s", out);

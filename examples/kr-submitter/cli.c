@@ -53,7 +53,8 @@ static const char usage[] =
     "  kr-submitter list [-A] [--chunk-size N]\n"
     "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
-    "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json|yaml;\n"
+    "Every verb takes --server URL (http(s)://HOST[:PORT], no path), --token T or\n"
+    "--token-file F, -n NS and -o table|json|yaml;\n"
     "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n";
 
 /* The verbs, what they take and their usage line. */
@@ -634,7 +635,8 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                            .type = KR_FLAG_STRING,
                            .value = &o->server,
                            .metavar = "URL",
-                           .help = "the API ($KR_SUBMITTER_SERVER when set)"};
+                           .help = "the API, http(s)://HOST[:PORT] with no path or query "
+                                   "($KR_SUBMITTER_SERVER when set)"};
     flags[n++] = (kr_flag){.name = "token",
                            .type = KR_FLAG_STRING,
                            .value = &o->token,
