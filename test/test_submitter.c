@@ -45,6 +45,8 @@
 static unsigned short free_port(void);
 static void wait_pace(void);
 static void copies_restart(int dc);
+static long recorded_event(const char *prefix, char *rv, size_t rv_len, char *outcome,
+                           size_t outcome_len);
 static double elapsed_s(const struct timespec *since);
 
 static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
@@ -1049,38 +1051,31 @@ static void set_dispatched_rv(const char *name, const char *rv)
 
 /* A copy absent from this replica's cache is deleted only once that cache
  * has observed the create: a replica paused past its Lease, resumed while
- * another dispatched and verified, must not fail the runnable. */
+ * another dispatched and verified, must not fail the runnable. Here the
+ * cache is stopped before the create (it stays synced, behind it) and the
+ * verification is written as the other replica would; the cluster, past
+ * the create, says the cache is merely behind. */
 START_TEST(a_copy_absent_from_a_cache_behind_its_create_is_not_deleted)
 {
     env_up();
+    kr_informer_stop(E.copies[0]);
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("lag", 0, "dc1"), NULL, NULL),
         201);
-    ck_assert(reconcile_until("lag", SUB_PHASE_DISPATCHED, true));
-    json_t *o = cached("lag");
-    char dispatched[32];
-    snprintf(dispatched, sizeof(dispatched), "%s", sub_str(o, "status.dispatchedResourceVersion"));
-    json_decref(o);
-    /* the copy goes, and the cache sees it go */
+    ck_assert(reconcile_until("lag", SUB_PHASE_DISPATCHED, false));
+    ck_assert(job_exists(0, "lag-1"));
+    set_status("lag", json_pack("{s:b}", "verified", 1));
+    /* the copy goes; this cache never saw it come */
     ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "default", "lag-1", NULL, NULL, NULL), 0);
-    for (int i = 0; i < 1000; i++) {
-        json_t *c = kr_store_get_by_name(kr_informer_store(E.copies[0]), "default", "lag-1");
-        json_decref(c);
-        if (!c)
-            break;
-        wait_pace();
-    }
-    /* a create this cache has not observed: absence says nothing */
-    set_dispatched_rv("lag", "999999999");
     for (int i = 0; i < 5; i++) {
         uint64_t after = 0;
         submitter_reconcile(&E.s, "default", "lag", &after, NULL);
     }
-    o = cached("lag");
+    json_t *o = cached("lag");
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
     json_decref(o);
     /* once the cache has seen past the create, absence is a delete */
-    set_dispatched_rv("lag", dispatched);
+    copies_restart(0);
     ck_assert(reconcile_until("lag", SUB_PHASE_FAILED, false));
     env_down();
 }
@@ -1123,9 +1118,13 @@ END_TEST
  * the cache holds the copy, never because the cache's last resourceVersion
  * is past the create's. Here dc1's cache is stopped before its server is
  * made anew, so it lists the new one only once it is started again. */
-START_TEST(a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache)
+/* dc1 made anew at the same address: its old incarnation's
+ * resourceVersions pushed well past the new one's, its copies' cache
+ * stopped (a cache of the old one), E.dc[0] a client of the new one (the
+ * old client in *old_client, to free once nothing uses it); *old_rv: the
+ * old incarnation's last resourceVersion. */
+static void dc1_made_anew(unsigned long long *old_rv_out, kr_client_t **old_client_out)
 {
-    env_up();
     /* the old incarnation's resourceVersions well past the new one's */
     for (int i = 0; i < 40; i++) {
         char ns[128];
@@ -1146,11 +1145,20 @@ START_TEST(a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache)
     ck_assert_msg(kr_testserver_start(&so, &E.dc_ts[0], &err) == 0, "%s", err.message);
     ck_assert_uint_lt(kr_testserver_resource_version(E.dc_ts[0]), old_rv);
     /* a client of the new server (the old one's config named the old) */
-    kr_client_t *old_client = E.dc[0];
+    *old_client_out = E.dc[0];
     E.dc_cfg[0].server = (char *)kr_testserver_url(E.dc_ts[0]);
     kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
     ck_assert_msg(kr_client_new(E.rt, &E.dc_cfg[0], &co, &E.dc[0], &err) == 0, "%s", err.message);
     E.clusters[0].client = E.dc[0];
+    *old_rv_out = old_rv;
+}
+
+START_TEST(a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache)
+{
+    env_up();
+    unsigned long long old_rv;
+    kr_client_t *old_client;
+    dc1_made_anew(&old_rv, &old_client);
 
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("anew", 0, "dc1"), NULL, NULL),
@@ -1176,6 +1184,54 @@ START_TEST(a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache)
     copies_restart(0);
     kr_client_free(old_client);
     ck_assert(reconcile_until("anew", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
+/* The other direction: a copy verified in a cluster that is then made
+ * anew at the same address is gone, but the new cluster's
+ * resourceVersions restart below the create's, and a quiet one may not
+ * pass it for a long time: a cache of it (synced, without the copy) that
+ * waited for the create's resourceVersion left the runnable Dispatched
+ * as long. The cluster, asked once, is before the create: the copy's
+ * absence is judged (CopyDeleted, recorded with the resourceVersion at
+ * which the new cache observed it gone). */
+START_TEST(a_copy_gone_with_its_cluster_made_anew_fails_the_runnable)
+{
+    env_up();
+    /* the create's resourceVersion well past the new incarnation's */
+    for (int i = 0; i < 40; i++) {
+        char ns[128];
+        snprintf(
+            ns, sizeof(ns),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"pre-%d\"}}", i);
+        ck_assert_int_eq(kr_testserver_load(E.dc_ts[0], ns, strlen(ns), NULL), 0);
+    }
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("rebuilt", 0, "dc1"), NULL, NULL),
+                     201);
+    ck_assert(reconcile_until("rebuilt", SUB_PHASE_DISPATCHED, true));
+    unsigned long long old_rv;
+    kr_client_t *old_client;
+    dc1_made_anew(&old_rv, &old_client);
+    copies_restart(0); /* a cache of the new cluster, as a new leader has */
+    kr_client_free(old_client);
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "rebuilt-1", NULL, NULL),
+                     KR_ENOTFOUND);
+    json_t *o = cached("rebuilt");
+    unsigned long long dispatched =
+        strtoull(sub_str(o, "status.dispatchedResourceVersion"), NULL, 10);
+    ck_assert_uint_lt(kr_testserver_resource_version(E.dc_ts[0]), dispatched);
+    json_decref(o);
+    ck_assert(reconcile_until("rebuilt", SUB_PHASE_FAILED, false));
+    char cond[512];
+    o = cached("rebuilt");
+    ck_assert_msg(strstr(condition_of(o, "Failed", cond, sizeof(cond)), "CopyDeleted"), "%s", cond);
+    json_decref(o);
+    char rv[32], outcome[256];
+    ck_assert_int_ge(recorded_event("FAILED rebuilt", rv, sizeof(rv), outcome, sizeof(outcome)), 0);
+    /* the new cluster's resourceVersion, at which its cache had it gone */
+    ck_assert_msg(*rv && strtoull(rv, NULL, 10) < dispatched, "FAILED at \"%s\"", rv);
     env_down();
 }
 END_TEST
@@ -6169,6 +6225,7 @@ int main(void)
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
     tcase_add_test(tc, a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache);
+    tcase_add_test(tc, a_copy_gone_with_its_cluster_made_anew_fails_the_runnable);
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
     tcase_add_test(tc, a_runnables_generate_name_names_it);

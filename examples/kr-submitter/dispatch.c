@@ -1860,6 +1860,44 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
     return KR_RECONCILE_DONE;
 }
 
+/* A resourceVersion as a number (KEP-5504: they compare as integers); 0
+ * for one that is not a positive decimal. */
+static unsigned long long rv_number(const char *rv)
+{
+    if (!rv || *rv < '1' || *rv > '9' || strspn(rv, "0123456789") != strlen(rv) || strlen(rv) > 19)
+        return 0;
+    return strtoull(rv, NULL, 10);
+}
+
+/* Whether cluster idx is now before `rv`, a resourceVersion it gave: a
+ * cluster made anew (or restored from a backup) at the same address. One
+ * LIST of one object of the copy's resource, ours, in the runnable's
+ * namespace (metadata only; within the RBAC the cache's watch needs):
+ * its resourceVersion is the cluster's now. False when it cannot be
+ * asked (a probe: the failure counts for its health). */
+static bool cluster_before(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                           const char *rv)
+{
+    kr_resource_info info;
+    if (copy_resource(s, idx, obj, attempt, &info, NULL) != 0)
+        return false;
+    kr_list_opts lo = {.label_selector = SUB_LABEL_MANAGED_BY "=" SUB_PROGRAM,
+                       .limit = 1,
+                       .accept = KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST};
+    kr_request req = {.verb = KR_VERB_LIST,
+                      .ref = {KR_GVR(info.group, info.version, info.resource),
+                              sub_str(obj, "metadata.namespace"), NULL, NULL},
+                      .list = &lo};
+    json_t *list = NULL;
+    bool before = false;
+    if (cluster_do(s, idx, &req, &list, NULL) == 0) {
+        unsigned long long now = rv_number(sub_str(list, "metadata.resourceVersion"));
+        before = now && now < rv_number(rv);
+    }
+    json_decref(list);
+    return before;
+}
+
 /* The copy the runnable follows is not in the cache of its cluster, which
  * holds only objects with our labels (`gone_rv`: the cluster's
  * resourceVersion that cache had observed without it, what FAILED names:
@@ -2101,9 +2139,15 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     if (!copy) {
         /* Absent from a cache that has not observed the create yet is not
          * deleted: a replica that was paused past its Lease, or a watch
-         * behind, while another replica dispatched and verified. */
+         * behind, while another replica dispatched and verified. Unless
+         * the cluster itself is before the create: made anew (or restored
+         * from a backup) at the same address, its resourceVersions restart
+         * below those its old incarnation gave, and a quiet one may not
+         * pass the create's for a long time; the cache, synced, has listed
+         * the new one, and the cluster says whether the copy is there. */
         const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
-        if (*rv && kr_informer_wait_for_resource_version(inf, rv, 0, NULL) != 0) {
+        if (*rv && kr_informer_wait_for_resource_version(inf, rv, 0, NULL) != 0 &&
+            !cluster_before(s, (size_t)idx, obj, attempt, rv)) {
             kr_free(seen);
             wake_when_observed(s, inf, obj, rv);
             *after = RETRY_MS;
