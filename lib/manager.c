@@ -1471,6 +1471,11 @@ int kr_manager_run(kr_manager_t *m)
     /* then what ran without leadership, controllers (cut off with the
      * others, waited on from the same moment) before runnables */
     controllers_wait(m, unelected, n_unelected, since);
+    /* the endpoint takes no new connection, and the requests it is
+     * answering finish (bounded) while what their handlers use (the
+     * runnables, the informers) still runs: an answer cut off would leave
+     * its caller not knowing whether what it asked for was done */
+    kr_http_server_stop(m->http);
     stop_runnables(m, false);
     stop_informers(m);
     /* what the controllers said last reaches the hub (or is given up on) */
@@ -1481,7 +1486,6 @@ int kr_manager_run(kr_manager_t *m)
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
             kr_log(&m->logger, KR_LOG_WARN, "manager", "releasing the Lease: %s", lerr.message);
     }
-    kr_http_server_stop(m->http);
     stop_signal_thread(m);
     pthread_mutex_lock(&m->lock);
     m->state = STATE_DONE;

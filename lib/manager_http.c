@@ -34,6 +34,11 @@
  * place under the limits no longer than this. */
 #define HTTP_HEADERS_TIMEOUT_S 10
 
+/* At a stop, the requests being answered are given this long to finish
+ * (the listening socket closed first): an answer cut off then would leave
+ * its caller not knowing whether what it asked for was done. */
+#define HTTP_DRAIN_MS 5000
+
 /* A stream whose read says "nothing yet" is asked again after this long
  * (or at once when the server stops). */
 #define STREAM_IDLE_MS 100
@@ -62,8 +67,9 @@ struct kr_http_server {
     bool ipv6;
     struct MHD_Daemon *daemon;
     atomic_bool stopping;
-    pthread_mutex_t lock; /* guards nothing but the idle wait of streams */
+    pthread_mutex_t lock; /* guards in_flight, and the idle wait of streams */
     pthread_cond_t wake;
+    size_t in_flight; /* requests whose headers are in, not yet completed */
     atomic_uint streams; /* open streamed responses */
     char *tls_cert, *tls_key; /* PEM, or NULL: plain HTTP */
 };
@@ -665,6 +671,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        pthread_mutex_lock(&s->lock);
+        s->in_flight++;
+        pthread_mutex_unlock(&s->lock);
         struct conn_state *st = conn_state(conn);
         if (!st)
             return MHD_NO; /* out of memory when the connection came */
@@ -723,7 +732,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    kr_http_server_t *s = cls;
     (void)conn;
     (void)toe;
     struct conn_ctx *c = *con_cls;
@@ -732,6 +741,10 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         if (c->refused)
             response_clear(&c->refusal);
         kr_free(c);
+        pthread_mutex_lock(&s->lock);
+        s->in_flight--;
+        pthread_cond_broadcast(&s->wake);
+        pthread_mutex_unlock(&s->lock);
     }
     *con_cls = NULL;
 }
@@ -850,8 +863,10 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
 {
     if (s->daemon || s->fd < 0)
         return kr_error_set(err, KR_ESTATE, "http: already started or stopped");
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: the stop quiesces the daemon (stops accepting) before
+     * it waits for the requests being answered */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (s->ipv6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
@@ -875,7 +890,7 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
                          (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                          (unsigned)(HTTP_MAX_CONNECTIONS / 2), MHD_OPTION_NOTIFY_COMPLETED,
-                         request_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         request_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                          MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
                          unescape, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon)
@@ -901,12 +916,33 @@ void kr_http_server_stop(kr_http_server_t *s)
     }
     if (!s->daemon)
         return;
+    /* No new connection; the requests being answered finish (streams end
+     * at once: they see `stopping`), within HTTP_DRAIN_MS, before the
+     * connections are closed. */
+    MHD_socket listening = MHD_quiesce_daemon(s->daemon);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += HTTP_DRAIN_MS / 1000;
+    deadline.tv_nsec += (long)(HTTP_DRAIN_MS % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&s->lock);
     atomic_store(&s->stopping, true);
     pthread_cond_broadcast(&s->wake);
+    while (s->in_flight > 0 && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) == 0)
+        ;
+    size_t cut = s->in_flight;
     pthread_mutex_unlock(&s->lock);
+    if (cut > 0)
+        kr_log(&s->logger, KR_LOG_WARN, "http",
+               "%zu request(s) still unanswered %d ms into the stop: closing them", cut,
+               HTTP_DRAIN_MS);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    if (listening != MHD_INVALID_SOCKET)
+        close(listening); /* handed back by the quiesce: ours once the daemon stopped */
 }
 
 void kr_http_server_free(kr_http_server_t *s)

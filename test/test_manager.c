@@ -986,6 +986,77 @@ START_TEST(an_idle_stream_ends_promptly_at_stop)
 }
 END_TEST
 
+/* A handler that works until the test lets it answer. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool entered, release;
+} slow = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
+static void slow_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)user;
+    pthread_mutex_lock(&slow.lock);
+    slow.entered = true;
+    pthread_cond_broadcast(&slow.cond);
+    while (!slow.release)
+        pthread_cond_wait(&slow.cond, &slow.lock);
+    pthread_mutex_unlock(&slow.lock);
+    kr_http_respond(resp, 200, "text/plain", "done", 4);
+}
+
+struct slow_call {
+    const char *base;
+    struct reply r;
+};
+
+static void *slow_call_main(void *arg)
+{
+    struct slow_call *c = arg;
+    c->r = get(c->base, "/slow");
+    return NULL;
+}
+
+/* A request being answered when the manager stops gets its answer: the
+ * endpoint takes no new connection, waits (bounded) for the handlers at
+ * work, and closes the connections only then. Before, the stop closed
+ * the connection under the handler, and its caller got no answer at all
+ * (a submission made but never answered: a retry made a second one). */
+START_TEST(a_request_being_answered_at_stop_gets_its_answer)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/slow", slow_handler, NULL, &err), 0);
+    manager_start(&r);
+    struct slow_call c = {.base = kr_manager_listen_address(r.m)};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, slow_call_main, &c), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&slow.lock);
+    while (!slow.entered)
+        ck_assert_int_eq(pthread_cond_timedwait(&slow.cond, &slow.lock, &deadline), 0);
+    pthread_mutex_unlock(&slow.lock);
+    kr_manager_stop(r.m, 0);
+    /* the stop reaches the endpoint (nothing else runs here) while the
+     * handler still works */
+    struct timespec pause = {0, 500 * 1000000};
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&slow.lock);
+    slow.release = true;
+    pthread_cond_broadcast(&slow.cond);
+    pthread_mutex_unlock(&slow.lock);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    ck_assert_msg(c.r.status == 200 && c.r.body && strcmp(c.r.body, "done") == 0,
+                  "the answer: %ld %s", c.r.status, c.r.body ? c.r.body : "(none)");
+    free(c.r.body);
+}
+END_TEST
+
 /* A TCP connection to `base` (ADDR:PORT) from the local address `from`;
  * the descriptor, or -1. */
 static int connect_from(const char *from, const char *base)
@@ -3025,6 +3096,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
     tcase_add_test(tc, a_nul_in_the_path_or_query_is_a_400_before_any_route);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
+    tcase_add_test(tc, a_request_being_answered_at_stop_gets_its_answer);
     tcase_add_test(tc, streams_leave_room_for_probes);
     tcase_add_test(tc, the_endpoint_serves_https_with_a_certificate);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
