@@ -852,13 +852,17 @@ static bool parse_limit(const char *text, size_t *out)
     *out = 0;
     if (!text || !*text)
         return true;
-    size_t n = 0;
+    /* any int64, as kube-apiserver takes one (kubectl --chunk-size is
+     * one): a page that large is every item */
+    unsigned long long n = 0;
     for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9' || n > 100000000)
+        if (*p < '0' || *p > '9')
             return false;
-        n = n * 10 + (size_t)(*p - '0');
+        n = n * 10 + (unsigned long long)(*p - '0');
+        if (n > 9223372036854775807ULL)
+            return false;
     }
-    *out = n;
+    *out = n > SIZE_MAX ? SIZE_MAX : (size_t)n;
     return true;
 }
 
@@ -905,7 +909,8 @@ static void list(api *a, const api_request *req, const kr_token_user *who, api_r
     size_t limit;
     char after_ns[254] = "", after_name[254] = "";
     if (!parse_limit(req->q_limit, &limit)) {
-        answer_error(resp, 400, "limit must be a whole number (0: no limit)");
+        answer_error(resp, 400,
+                     "limit must be a whole number from 0 (no limit) to 9223372036854775807");
         return;
     }
     if (req->q_continue && *req->q_continue &&
