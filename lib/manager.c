@@ -448,46 +448,77 @@ static void ready_failed(struct ready_out *o, const char *prefix, const char *na
     kr_buf_printf(&o->why, "%s%s%s: %s", o->why.len ? "; " : "", prefix, name, why);
 }
 
+/* An informer whose last list met a 404: its server does not serve the
+ * resource (a CRD deleted, also after the cache synced, or never
+ * installed), so nothing of it is seen there however synced it was. */
+static bool informer_not_served(const kr_informer_t *inf)
+{
+    kr_error_t e;
+    return kr_informer_last_error_detail(inf, &e) && (e.code == KR_ENOTFOUND || e.http_code == 404);
+}
+
+/* Appends "what" to the list in buf ("a, b"), unless it is there. */
+static void name_once(char *buf, size_t len, const char *what)
+{
+    size_t used = strlen(buf), n = strlen(what);
+    for (const char *p = buf; (p = strstr(p, what)) != NULL; p += n)
+        if ((p == buf || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return;
+    if (used + 2 + n < len)
+        snprintf(buf + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
 /* The informers line of /readyz: the hub's informers (and any of a client
- * not the manager's clusters') must have synced; a workload cluster's
- * informer that has not is named but holds nothing up, since a dead
- * datacenter delays nobody else (its controller lanes wait for it alone),
- * and a replica kept unready by one would never finish a rollout. */
+ * not the manager's clusters') must have synced and must be served (a
+ * resource whose lists meet a 404, its CRD gone, is seen nowhere); a
+ * workload cluster's informer that has not synced, or whose cluster no
+ * longer serves its resource, is named but holds nothing up, since a
+ * dead datacenter delays nobody else (its controller lanes wait for it
+ * alone), and a replica kept unready by one would never finish a
+ * rollout. */
 static void informers_line(kr_manager_t *m, const struct ready_view *v, struct ready_out *o)
 {
     kr_buf *b = &o->b;
-    size_t unsynced = 0, waiting = 0;
-    char names[256] = "";
+    size_t unsynced = 0, waiting = 0, unserved = 0;
+    char names[256] = "", lost[512] = "", hub_lost[512] = "";
     for (size_t i = 0; i < v->n_informers; i++) {
-        if (kr_informer_has_synced(v->informers[i]))
-            continue;
+        const kr_informer_t *inf = v->informers[i];
         long c = v->informer_clusters[i];
+        bool synced = kr_informer_has_synced(inf), served = !informer_not_served(inf);
         if (c < 0) {
-            unsynced++;
+            unsynced += !synced;
+            if (synced && !served) {
+                unserved++;
+                name_once(hub_lost, sizeof(hub_lost), kr_informer_describe(inf));
+            }
             continue;
         }
-        waiting++;
-        bool named = false; /* a cluster with several informers is named once */
-        for (size_t j = 0; j < i && !named; j++)
-            named = v->informer_clusters[j] == c && !kr_informer_has_synced(v->informers[j]);
-        size_t used = strlen(names);
-        if (!named)
-            snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
-                     m->clusters[c].name);
+        waiting += !synced;
+        if (!served) /* described under its cluster's name: "dc2/example.com/v1/widgets ..." */
+            name_once(lost, sizeof(lost), kr_informer_describe(inf));
+        else if (!synced)
+            name_once(names, sizeof(names), m->clusters[c].name);
     }
-    if (unsynced > 0) {
-        char why[64];
-        snprintf(why, sizeof(why), "%zu of %zu not synced", unsynced + waiting, v->n_informers);
+    if (unsynced > 0 || unserved > 0) {
+        char why[640];
+        if (unsynced > 0)
+            snprintf(why, sizeof(why), "%zu of %zu not synced", unsynced + waiting, v->n_informers);
+        else
+            snprintf(why, sizeof(why), "not served (is its CRD installed?): %s", hub_lost);
         ready_failed(o, "informers", NULL, why);
         return;
     }
-    if (waiting == 0)
+    if (waiting == 0 && !lost[0]) {
         kr_buf_printf(b, "[+]informers ok (%zu synced)\n", v->n_informers);
-    else
-        kr_buf_printf(b,
-                      "[+]informers ok (%zu of %zu synced; waiting for workload clusters: %s; "
-                      "they hold up nobody else)\n",
-                      v->n_informers - waiting, v->n_informers, names);
+        return;
+    }
+    kr_buf_printf(b, "[+]informers ok (%zu of %zu synced", v->n_informers - waiting,
+                  v->n_informers);
+    if (names[0])
+        kr_buf_printf(b, "; waiting for workload clusters: %s", names);
+    if (lost[0])
+        kr_buf_printf(b, "; not served (is its CRD installed there?): %s", lost);
+    kr_buf_append_str(b, "; they hold up nobody else)\n");
 }
 
 static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct ready_out *o)

@@ -303,30 +303,43 @@ static void hub_create_pair(world *w, const char *name)
                          "Widget", "metadata", "name", "w", "spec", "value", "v1"));
 }
 
-/* The value of `series` ("name{label=\"value\",...}") on the /metrics of
- * the replica `p` serves (its log says where); -1 when it is not there
- * (yet). */
-static double scraped(kr_test_proc *p, const char *series)
+/* GET `path` from the HTTP endpoint of the replica `p` (its log says
+ * where): the status (0 before it serves), the body into buf. */
+static long endpoint_get(kr_test_proc *p, const char *path, char *buf, size_t len)
 {
     char *text = kr_test_proc_log_text(p);
     char *on = text ? strstr(text, "/metrics on ") : NULL;
-    double v = -1;
+    long status = 0;
+    buf[0] = '\0';
     if (on) {
         on += strlen("/metrics on ");
         char base[128];
         snprintf(base, sizeof(base), "http://%.*s", (int)strcspn(on, " \n\""), on);
         tc_response r;
-        tc_request(base, "GET", "/metrics", NULL, NULL, NULL, &r);
-        size_t n = strlen(series);
-        for (const char *line = r.body; line && *line;) {
-            if (strncmp(line, series, n) == 0 && line[n] == ' ')
-                v = strtod(line + n + 1, NULL);
-            line = strchr(line, '\n');
-            line = line ? line + 1 : NULL;
-        }
+        tc_request(base, "GET", path, NULL, NULL, NULL, &r);
+        status = r.status;
+        snprintf(buf, len, "%s", r.body ? r.body : "");
         tc_free(&r);
     }
     free(text);
+    return status;
+}
+
+/* The value of `series` ("name{label=\"value\",...}") on the /metrics of
+ * the replica `p` serves; -1 when it is not there (yet). */
+static double scraped(kr_test_proc *p, const char *series)
+{
+    static char body[1 << 20];
+    double v = -1;
+    if (endpoint_get(p, "/metrics", body, sizeof(body)) != 200)
+        return v;
+    size_t n = strlen(series);
+    for (const char *line = body; *line;) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            v = strtod(line + n + 1, NULL);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : "";
+    }
     return v;
 }
 
@@ -590,6 +603,68 @@ START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
     want dc2 = {CM, "early", 1, "v1", "data", "value"};
     wait_for(&w, verified, &dc2, "dc2 once it answers");
     wait_for(&w, hub_gone, &hub_held, "the hub delete once dc2 answers");
+    stop_syncer(&w, &syncer, SIGTERM, 0);
+    kr_test_proc_free(&syncer);
+    world_down(&w);
+}
+END_TEST
+
+typedef struct endpoint_want {
+    kr_test_proc *p;
+    const char *path;
+    long status;
+    const char *text; /* in the body; NULL: anything */
+    const char *not_text; /* not in the body; NULL: nothing */
+} endpoint_want;
+
+static bool endpoint_says(world *w, const void *arg)
+{
+    (void)w;
+    const endpoint_want *x = arg;
+    char body[8192];
+    return endpoint_get(x->p, x->path, body, sizeof(body)) == x->status &&
+           (!x->text || strstr(body, x->text)) && (!x->not_text || !strstr(body, x->not_text));
+}
+
+/* A CRD deleted after the caches synced: its lists meet a 404 and the
+ * cache sees nothing more there. In a workload cluster /readyz names the
+ * cluster and resource without failing (a replica kept unready by one
+ * datacenter would never finish a rollout); on the hub, where every
+ * cluster's copies come from, it fails. Served again, the names go. */
+START_TEST(program_readiness_names_a_resource_a_cluster_no_longer_serves)
+{
+    world w;
+    world_up(&w);
+    kr_test_proc syncer;
+    start_syncer(&w, &syncer, 0, false);
+    hub_create_pair(&w, "pair");
+    want w2 = {WIDGET, "w", 1, "v1", "spec", "value"};
+    wait_for(&w, copy_is, &w2, "the widget's copy in dc2");
+    endpoint_want ready = {&syncer, "/readyz?verbose", 200, "[+]informers ok (", "not served"};
+    wait_for(&w, endpoint_says, &ready, "/readyz passing with every resource served");
+    kr_error_t err = {0};
+    const kr_gvr crds = KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+    ck_assert_msg(
+        kr_client_delete(w.dc[1].cl.c, crds, NULL, "widgets.example.com", NULL, NULL, &err) == 0,
+        "%s", err.message);
+    endpoint_want named = {&syncer, "/readyz?verbose", 200,
+                           "not served (is its CRD installed there?): dc2/example.com/v1/widgets",
+                           "dc1/example.com"};
+    wait_for(&w, endpoint_says, &named, "/readyz naming dc2's widgets, still passing");
+    char body[8192];
+    ck_assert_int_eq(endpoint_get(&syncer, "/readyz/informers", body, sizeof(body)), 200);
+    ck_assert_int_eq(kr_testserver_load(w.dc[1].cl.ts, crd, strlen(crd), NULL), 0);
+    wait_for(&w, endpoint_says, &ready, "dc2's widgets served again");
+    ck_assert_msg(
+        kr_client_delete(w.hub.cl.c, crds, NULL, "widgets.example.com", NULL, NULL, &err) == 0,
+        "%s", err.message);
+    endpoint_want hub = {&syncer, "/readyz/informers", 503,
+                         "[-]informers failed: not served (is its CRD installed?): "
+                         "example.com/v1/widgets",
+                         NULL};
+    wait_for(&w, endpoint_says, &hub, "/readyz failing on the hub's widgets");
+    ck_assert_int_eq(kr_testserver_load(w.hub.cl.ts, crd, strlen(crd), NULL), 0);
+    wait_for(&w, endpoint_says, &ready, "the hub's widgets served again");
     stop_syncer(&w, &syncer, SIGTERM, 0);
     kr_test_proc_free(&syncer);
     world_down(&w);
@@ -871,6 +946,10 @@ int main(void)
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
     tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);
+    TCase *served = tcase_create("served");
+    tcase_set_timeout(served, 300);
+    tcase_add_test(served, program_readiness_names_a_resource_a_cluster_no_longer_serves);
+    suite_add_tcase(s, served);
     TCase *clusters = tcase_create("clusters");
     tcase_set_timeout(clusters, 300);
     tcase_add_test(clusters, program_refuses_one_apiserver_under_two_names);
