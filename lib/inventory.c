@@ -454,6 +454,14 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
     return 0;
 }
 
+void kr_inventory_interrupt(kr_inventory_t *inv)
+{
+    /* not under inv->lock: the thread stalled in the database holds it;
+     * ops and be are set once, before the handle is returned */
+    if (inv && inv->ops && inv->ops->interrupt)
+        inv->ops->interrupt(inv->be);
+}
+
 void kr_inventory_free(kr_inventory_t *inv)
 {
     if (!inv)

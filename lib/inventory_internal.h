@@ -100,6 +100,9 @@ typedef struct kr_inv_backend_ops {
     int (*begin)(void *be, int mode, kr_error_t *err);
     int (*commit)(void *be, kr_error_t *err);
     void (*rollback)(void *be);
+    /* kr_inventory_interrupt (NULL: none). [any thread, while another
+     * uses the backend] */
+    void (*interrupt)(void *be);
     void (*close)(void *be);
 } kr_inv_backend_ops;
 

@@ -4,11 +4,15 @@
  * reported as KR_EUNAVAILABLE and re-established at the next transaction,
  * so callers retry whole transactions. libpq's notices are swallowed: the
  * library never prints. */
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "inventory_internal.h"
@@ -18,7 +22,70 @@ typedef struct pg_be {
     bool prepared[KR_INV_N_STMTS];
     char where[512]; /* the URL without password, for messages */
     const kr_logger *logger;
+    /* What kr_inventory_interrupt acts on, from another thread: a
+     * duplicate of the connection's socket (-1: none), its own so that
+     * libpq closing its descriptor (a lost connection) never lets the
+     * number name another file here, and whether the backend was
+     * interrupted (it then reconnects no more). Guarded by sock_mu. */
+    pthread_mutex_t sock_mu;
+    int sock;
+    bool interrupted;
 } pg_be;
+
+/* The connection's socket watched again (after a connect): interrupted
+ * meanwhile, it is shut down at once. */
+static void watch_socket(pg_be *be)
+{
+    pthread_mutex_lock(&be->sock_mu);
+    int fd = PQsocket(be->conn);
+    be->sock = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (be->interrupted && be->sock >= 0)
+        shutdown(be->sock, SHUT_RDWR);
+    pthread_mutex_unlock(&be->sock_mu);
+}
+
+/* The socket no longer watched (before a reconnection, at close): whether
+ * the backend was interrupted. */
+static bool unwatch_socket(pg_be *be)
+{
+    pthread_mutex_lock(&be->sock_mu);
+    if (be->sock >= 0)
+        close(be->sock);
+    be->sock = -1;
+    bool interrupted = be->interrupted;
+    pthread_mutex_unlock(&be->sock_mu);
+    return interrupted;
+}
+
+static bool was_interrupted(pg_be *be)
+{
+    pthread_mutex_lock(&be->sock_mu);
+    bool interrupted = be->interrupted;
+    pthread_mutex_unlock(&be->sock_mu);
+    return interrupted;
+}
+
+static int interrupted_error(pg_be *be, kr_error_t *err)
+{
+    return kr_error_set(err, KR_EUNAVAILABLE,
+                        "inventory: postgresql (%s): interrupted: the program stops", be->where);
+}
+
+/* kr_inventory_interrupt: the statement under way (if any) sees its
+ * connection end now. A cancel request (PQcancel) or a statement_timeout
+ * would need the server to answer, and the server may be the one that
+ * stalls (stopped, or its host unreachable); shutting the socket down
+ * here needs nothing from it. A connection being made is not touched:
+ * connect_timeout bounds it, and watch_socket shuts it once made. */
+static void pg_interrupt(void *self)
+{
+    pg_be *be = self;
+    pthread_mutex_lock(&be->sock_mu);
+    be->interrupted = true;
+    if (be->sock >= 0)
+        shutdown(be->sock, SHUT_RDWR);
+    pthread_mutex_unlock(&be->sock_mu);
+}
 
 static void ignore_notice(void *arg, const char *message)
 {
@@ -187,7 +254,10 @@ static int pg_ensure_connected(pg_be *be, kr_error_t *err)
 {
     if (PQstatus(be->conn) == CONNECTION_OK)
         return 0;
+    if (unwatch_socket(be))
+        return interrupted_error(be, err);
     PQreset(be->conn);
+    watch_socket(be);
     memset(be->prepared, 0, sizeof(be->prepared));
     if (PQstatus(be->conn) != CONNECTION_OK)
         return pg_error(be, NULL, "reconnect", err);
@@ -199,6 +269,8 @@ static int pg_ensure_connected(pg_be *be, kr_error_t *err)
 static int pg_begin(void *self, int mode, kr_error_t *err)
 {
     pg_be *be = self;
+    if (was_interrupted(be))
+        return interrupted_error(be, err);
     int ret = pg_ensure_connected(be, err);
     if (ret == 0)
         ret = pg_exec_script(be, "BEGIN", err);
@@ -242,6 +314,8 @@ static void pg_close(void *self)
     if (!be)
         return;
     PQfinish(be->conn);
+    unwatch_socket(be);
+    pthread_mutex_destroy(&be->sock_mu);
     kr_free(be);
 }
 
@@ -258,6 +332,7 @@ static const kr_inv_backend_ops pg_ops = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .interrupt = pg_interrupt,
     .close = pg_close,
 };
 
@@ -312,6 +387,8 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
     if (!be)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     be->logger = opts->logger;
+    be->sock = -1;
+    pthread_mutex_init(&be->sock_mu, NULL);
     kr_inv_redact_url(opts->url, be->where, sizeof(be->where));
     char timeout[24];
     uint64_t ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
@@ -320,6 +397,7 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
     kr_inv_pg_conn_params(opts->url, timeout, keys, values);
     be->conn = PQconnectdbParams(keys, values, 1);
     if (!be->conn) {
+        pthread_mutex_destroy(&be->sock_mu);
         kr_free(be);
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
@@ -338,6 +416,7 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
         pg_close(be);
         return code;
     }
+    watch_socket(be);
     *ops = &pg_ops;
     *out = be;
     return 0;

@@ -1725,6 +1725,10 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
         if (!released)
             nanosleep(&tick, &tick);
     }
+    /* the program may have exited meanwhile (the read given up is cut
+     * short at exit): the Lease was given up before that */
+    if (!released)
+        released = lease_released();
     /* the lock is still held: the read has not ended */
     long waiting = pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted");
     char *text = kr_test_proc_log_text(&p);
@@ -1734,6 +1738,51 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
     pg_exec(holder, "ROLLBACK");
     PQfinish(holder);
     proc_exits(&p, 0);
+    pg_test_end(&rf, pg);
+}
+END_TEST
+
+/* The program: a stop (SIGTERM) while a sweep's inventory read waits on
+ * a stalled PostgreSQL (another session holds the objects' table locked,
+ * and keeps it so). The sweep gave the read up and the Lease went, but
+ * the program, before it exits, joined the thread of the read given up,
+ * which waited for the database without end: SIGTERM did not end it
+ * while the database stalled. Now the read is cut short at exit (its
+ * connection shut down on the program's side), and the program exits 0
+ * while the lock is still held. */
+START_TEST(a_stop_during_a_stalled_inventory_read_exits_while_it_stalls)
+{
+    char url[512];
+    kr_pgserver *pg =
+        pg_up("a_stop_during_a_stalled_inventory_read_exits_while_it_stalls", url, sizeof(url));
+    if (!pg)
+        return;
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pgexit");
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
+             "--interval 1s --grace 0s --inventory %s --log-format text",
+             rf.kc[0], rf.kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, rf.log, argv);
+    ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
+    PGconn *holder = pg_lock(url, "kr_objects");
+    /* a later sweep's read waits for the lock */
+    pg_wait_for_a_waiter(holder);
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = kr_test_proc_wait(&p, 60000);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 0, "exit %d:\n%s", code, text ? text : "");
+    ck_assert_msg(strstr(text, "cut short at exit"), "%s", text);
+    free(text);
+    kr_test_proc_free(&p);
+    pg_exec(holder, "ROLLBACK");
+    PQfinish(holder);
     pg_test_end(&rf, pg);
 }
 END_TEST
@@ -2804,6 +2853,7 @@ int main(void)
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
+    tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_exits_while_it_stalls);
     tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);
     tcase_add_test(tc, the_plan_says_the_inventory_check_failed);
     tcase_add_test(tc, a_record_the_database_does_not_take_holds_the_sweep_no_longer);

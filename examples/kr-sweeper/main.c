@@ -729,7 +729,8 @@ int main(int argc, char **argv)
     if (code == 0 && flags.once) /* a signal during a failed sweep does not make it a success */
         code = s.once_rc;
     /* every action is in the books, or the run says it is not */
-    if (s.outbox && kr_inventory_outbox_flush(s.outbox, OUTBOX_FLUSH_MS) != 0) {
+    int flushed = s.outbox ? kr_inventory_outbox_flush(s.outbox, OUTBOX_FLUSH_MS) : 0;
+    if (flushed != 0) {
         kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
                "records not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(s.outbox), kr_inventory_outbox_dropped(s.outbox));
@@ -742,6 +743,20 @@ int main(int argc, char **argv)
                : code == 4 ? "refused a cluster's deletions (over --max-delete-ratio)"
                : s.once_rc ? "failed"
                            : "left records out of the inventory");
+    /* Nothing is waited for past that flush: a call the database never
+     * answered (a query given up, or a record the flush waited out: a
+     * server stopped, a lock another session holds) would hold the exit,
+     * a SIGTERM included, as long as the database stalls, since its
+     * thread is joined before the inventory is freed. It is cut short
+     * here (the connection's socket shut down on our side: no answer from
+     * the server is needed, where a cancel request or a statement_timeout
+     * would need one), so that every thread is still joined and
+     * everything freed; what the outbox holds stays in its spool. */
+    if (s.inventory && (flushed == KR_ETIMEDOUT || sweep_caller_busy(s.caller))) {
+        kr_log(kr_manager_logger(s.m), KR_LOG_WARN, "sweeper",
+               "inventory: a call still waits for the database: cut short at exit");
+        kr_inventory_interrupt(s.inventory);
+    }
 out:
     sweeper_free(&s);
     kr_manager_free(s.m);

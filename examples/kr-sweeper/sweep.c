@@ -613,6 +613,16 @@ int sweep_caller_new(sweep_caller **out, kr_error_t *err)
     return 0;
 }
 
+bool sweep_caller_busy(sweep_caller *c)
+{
+    if (!c)
+        return false;
+    pthread_mutex_lock(&c->mu);
+    bool busy = c->busy;
+    pthread_mutex_unlock(&c->mu);
+    return busy;
+}
+
 void sweep_caller_free(sweep_caller *c)
 {
     if (!c)

@@ -222,8 +222,13 @@ typedef struct sweep_caller sweep_caller;
 /* 0, KR_ENOMEM or KR_EIO (no thread). */
 int sweep_caller_new(sweep_caller **out, kr_error_t *err);
 
+/* Whether a call is under way (one given up included: it goes on until
+ * the database answers). NULL: false. */
+bool sweep_caller_busy(sweep_caller *c);
+
 /* Wait for the call under way, if any, then free. NULL is a no-op. Before
- * the inventory it calls is freed. */
+ * the inventory it calls is freed; a call the database may never answer
+ * is ended first with kr_inventory_interrupt. */
 void sweep_caller_free(sweep_caller *c);
 
 typedef struct sweep_cluster {

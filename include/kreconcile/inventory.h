@@ -80,6 +80,18 @@ KR_API int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out,
  * thread may use it any more (stop its consumers first). [any thread] */
 KR_API void kr_inventory_free(kr_inventory_t *inv);
 
+/* End what a stalled database holds up, for a program about to exit: a
+ * PostgreSQL statement under way on another thread (a server that stopped
+ * answering, a lock another session holds) fails at once with
+ * KR_EUNAVAILABLE, and so does every call after it (no reconnection is
+ * tried; a reconnection under way ends within connect_timeout_ms). Its
+ * connection's socket is shut down on this side: unlike a cancel request
+ * or a statement_timeout, that needs no answer from the server. Then the
+ * threads still using the inventory can be joined and it can be freed.
+ * SQLite: a no-op (its statements wait for a lock at most 5 s). NULL is a
+ * no-op. [any thread, while others use it] */
+KR_API void kr_inventory_interrupt(kr_inventory_t *inv);
+
 /* "sqlite" or "postgresql". Static string. [any thread] */
 KR_API const char *kr_inventory_backend_name(const kr_inventory_t *inv);
 
