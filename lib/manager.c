@@ -682,9 +682,6 @@ static void on_new_leader(const char *identity, void *user)
 
 /* ---- building ----------------------------------------------------------------------- */
 
-#define MANAGER_DEFAULT_QPS 20.0
-#define MANAGER_DEFAULT_BURST 30
-
 /* The client rate limit: the program's default (kr_manager_opts), then the
  * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's,
  * else 20 and 30 (controller-runtime's up to v0.20);

@@ -229,7 +229,8 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                             "included (0: never; watches never time out)"},
     [SH_CLUSTER] = {"cluster", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_CLUSTERS,
                     "NAME=KUBECONFIG[:CONTEXT]",
-                    "a workload cluster (repeatable); CONTEXT follows the first ':'"},
+                    "a workload cluster (repeatable); CONTEXT follows the first ':' (default: "
+                    "none)"},
     [SH_LEADER_ELECT] = {"leader-elect", 0, KR_FLAG_BOOL, KR_MANAGER_FLAGS_LEADER, NULL,
                          "run only while holding the leader Lease"},
     [SH_LEASE_NAMESPACE] = {"lease-namespace", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LEADER, "NS",
@@ -249,9 +250,9 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                          "DURATION", "time between tries to take or renew the Lease (default 2s)"},
     [SH_TLS_CERT_FILE] = {"tls-cert-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
                           "serve --listen over HTTPS with this certificate (PEM, the chain "
-                          "after it); with --tls-private-key-file"},
+                          "after it); with --tls-private-key-file (default: none, plain HTTP)"},
     [SH_TLS_KEY_FILE] = {"tls-private-key-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
-                         "the private key of --tls-cert-file (PEM)"},
+                         "the private key of --tls-cert-file (PEM) (default: none)"},
     [SH_LISTEN] = {"listen", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "ADDR:PORT",
                    "HTTP endpoint for /healthz, /livez, /readyz, /metrics and any API of the "
                    "program (\"0\" disables); the default is loopback only: in a pod, give "
@@ -941,7 +942,7 @@ static void usage_line(FILE *out, char shorthand, const char *name, const char *
         fprintf(out, "%-34s", left);
     fprintf(out, "%s", help ? help : "");
     if (def && *def)
-        fprintf(out, " (default %s)", def);
+        fprintf(out, " (default%s%s)", def[0] == ':' ? "" : " ", def); /* "(default: ...)" */
     fputc('\n', out);
 }
 
@@ -982,6 +983,26 @@ void kr_manager_write_usage(const kr_manager_program *prog, FILE *out)
             def = buf;
         } else if (id == SH_LOG_FORMAT) {
             def = "json";
+        } else if (id == SH_VERBOSITY) {
+            def = "0";
+        } else if (id == SH_REQUEST_TIMEOUT) {
+            /* the program's (kr_manager_opts.request_timeout_ms), said as
+             * the flag is written */
+            def = prog->default_request_timeout_ms
+                      ? kr_duration_format(prog->default_request_timeout_ms, buf, sizeof(buf))
+                      : "0";
+        } else if (id == SH_QPS) {
+            if (prog->default_qps != 0)
+                snprintf(buf, sizeof(buf), "%g", prog->default_qps);
+            else
+                snprintf(buf, sizeof(buf), ": the kubeconfig's, else %g", MANAGER_DEFAULT_QPS);
+            def = buf;
+        } else if (id == SH_BURST) {
+            if (prog->default_burst > 0)
+                snprintf(buf, sizeof(buf), "%d", prog->default_burst);
+            else
+                snprintf(buf, sizeof(buf), ": the kubeconfig's, else %d", MANAGER_DEFAULT_BURST);
+            def = buf;
         }
         usage_line(out, f->shorthand, f->name, f->metavar, f->help, def);
     }

@@ -9,6 +9,11 @@
 
 #include "kreconcile/manager.h"
 
+/* The clients' rate limit when neither the program, the command line nor
+ * the kubeconfig sets one (controller-runtime's up to v0.20). */
+#define MANAGER_DEFAULT_QPS 20.0
+#define MANAGER_DEFAULT_BURST 30
+
 /* Split ADDR:PORT, [V6ADDR]:PORT or :PORT into `host` (brackets removed;
  * "" for every interface) and *port. 0 or KR_EINVAL. [any thread] */
 int kr_manager_listen_split(const char *listen, char *host, size_t host_len, unsigned *port);

@@ -1410,6 +1410,48 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 }
 END_TEST
 
+/* The program's --help: every flag that takes a value says its default
+ * (kubectl's "(default X)", or "(default: ...)" where it is not a value),
+ * --request-timeout's included, which the program sets after the flags
+ * are read (30s) and --help did not say; a flag that takes none (--once)
+ * is off unless given. */
+START_TEST(every_flag_of_the_help_says_its_default)
+{
+    char out[32768];
+    ck_assert_int_eq(run_program("--help", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "retries included (0: never; watches never time out) (default 30s)"),
+                  "--request-timeout's default (30s) not said");
+    size_t flags = 0;
+    for (const char *line = out; line && *line;) {
+        const char *end = strchr(line, '\n');
+        /* "  -o, --output table|json  help" or "      --once  help" */
+        const char *dash = line + strspn(line, " ");
+        if (dash > line && *dash == '-' && (size_t)(dash - line) <= 6) {
+            /* the entry: this line and the lines under it, more indented */
+            const char *stop = end;
+            while (stop && stop[1] == ' ' && stop[1 + strspn(stop + 1, " ")] != '-')
+                stop = strchr(stop + 1, '\n');
+            size_t entry_len = stop ? (size_t)(stop - line) : strlen(line);
+            char entry[2048];
+            snprintf(entry, sizeof(entry), "%.*s", (int)entry_len, line);
+            /* the flag's name, then a metavar when it takes a value */
+            const char *name = strstr(entry, "--");
+            if (!name)
+                name = dash; /* -v */
+            const char *after = name + strcspn(name, " \n");
+            bool takes_value = after[0] == ' ' && after[1] != ' ' && after[1] != '\0';
+            if (takes_value && strncmp(name, "--help", 6) != 0)
+                ck_assert_msg(strstr(entry, "(default"), "no default said:\n%s", entry);
+            flags++;
+            line = stop ? stop + 1 : NULL;
+            continue;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    ck_assert_uint_gt(flags, 20);
+}
+END_TEST
+
 /* The ConfigMaps of dc1 whose name begins with `prefix`. */
 static size_t count_named(const char *prefix)
 {
@@ -2866,6 +2908,7 @@ int main(void)
     tcase_add_test(tc, a_delete_in_flight_is_resolved_when_it_lands);
     tcase_add_test(tc, deletes_answered_gone_count_against_the_cap);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
+    tcase_add_test(tc, every_flag_of_the_help_says_its_default);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
     tcase_add_test(tc, marks_stop_at_the_first_that_finds_the_inventory_away);
     tcase_add_test(tc, an_emptied_cluster_leaves_its_inventory_rows_alone);

@@ -73,6 +73,8 @@ static const kr_manager_program program = {
     /* the API's callers: --token-auth-file, --token-review */
     .shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH,
     .no_args = true, /* serve takes flags only */
+    .default_qps = DEFAULT_QPS,
+    .default_burst = DEFAULT_BURST,
 };
 
 typedef struct app {

@@ -93,7 +93,8 @@ static const kr_flag program_flags[] = {
      .type = KR_FLAG_STRING,
      .value = &flags.inventory,
      .metavar = "URL",
-     .help = "record every delete and skip in this inventory (sqlite:///path, postgresql://...)"},
+     .help = "record every delete and skip in this inventory (sqlite:///path, postgresql://...), "
+             "and mark deleted there the objects its clusters no longer hold (default: none)"},
     {.name = "inventory-wait",
      .type = KR_FLAG_DURATION,
      .value = &flags.inventory_wait_ms,
@@ -105,7 +106,8 @@ static const kr_flag program_flags[] = {
      .value = &flags.inventory_spool,
      .metavar = "FILE",
      .help = "keep the records that wait for the inventory in this file, so that a "
-             "crash loses none: the next start records them (one file per replica)"},
+             "crash loses none: the next start records them (one file per replica) (default: "
+             "none, they wait in memory)"},
     {.name = "resource",
      .type = KR_FLAG_STRINGS,
      .value = &flags.resources,
@@ -132,6 +134,9 @@ static const kr_manager_program program = {
     .flags = program_flags,
     .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),
     .no_args = true,
+    /* a cluster that hangs instead of refusing is skipped, as one that
+     * refuses is, rather than holding the sweep (--request-timeout) */
+    .default_request_timeout_ms = 30000,
 };
 
 /* How long a stopping program waits for the database to take what its
@@ -702,9 +707,7 @@ int main(int argc, char **argv)
     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
     mo.program = &program;
     mo.config = &cfg;
-    /* a cluster that hangs instead of refusing is skipped, as one that
-     * refuses is, rather than holding the sweep (--request-timeout) */
-    mo.request_timeout_ms = 30000;
+    mo.request_timeout_ms = program.default_request_timeout_ms;
     /* the inventory's queries and marks are waited for as long as a
      * cluster's request is */
     s.opts.inventory_timeout_ms =

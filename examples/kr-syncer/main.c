@@ -197,6 +197,11 @@ int main(int argc, char **argv)
         .flags = flags,
         .n_flags = sizeof(flags) / sizeof(flags[0]),
         .no_args = true,
+        /* The workers are shared by every cluster's lane: a cluster that
+         * hangs instead of refusing would hold them all. Its requests fail
+         * after this long, and its keys then wait for a probe, holding
+         * nobody else (--request-timeout changes it). */
+        .default_request_timeout_ms = 10000,
     };
     kr_error_t err = {0};
     kr_manager_config cfg;
@@ -248,7 +253,7 @@ int main(int argc, char **argv)
      * instead of refusing would hold them all. Its requests fail after
      * this long, and its keys then wait for a probe, holding nobody else
      * (--request-timeout changes it). */
-    mo.request_timeout_ms = 10000;
+    mo.request_timeout_ms = program.default_request_timeout_ms;
     /* A --cluster that is the hub would hold the copies in the very
      * namespace of the hub objects (two --cluster of one apiserver the
      * manager refuses in any program). */

@@ -156,6 +156,13 @@ typedef struct kr_manager_program {
      * library's: "kr-syncer version 1.4.2 (libkreconcile 0.1.0)"; NULL:
      * the library's alone ("kr-syncer (libkreconcile 0.1.0)"). */
     const char *version;
+    /* The defaults the program gives kr_manager_opts, for --help to state
+     * (the program still sets the options): request_timeout_ms (0: none,
+     * said "(default 0)"), client_qps and client_burst (0: the library's,
+     * said "the kubeconfig's, else 20" and "... else 30"). */
+    uint64_t default_request_timeout_ms;
+    double default_qps;
+    int default_burst;
 } kr_manager_program;
 
 /* One --cluster argument. Strings are new (freed by kr_manager_config_free).
