@@ -1058,6 +1058,84 @@ START_TEST(deletes_answered_gone_count_against_the_cap)
 }
 END_TEST
 
+/* The start of each of the first `max` space-separated words of `line`
+ * (up to its newline): how many. */
+static size_t word_starts(const char *line, size_t starts[], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; line[i] && line[i] != '\n' && n < max; i++)
+        if (line[i] != ' ' && (i == 0 || line[i - 1] == ' '))
+            starts[n++] = i;
+    return n;
+}
+
+/* The plan's table: every column as wide as its longest value, header
+ * included, then 3 spaces, as kubectl's tables are. Columns of fixed
+ * widths (CLUSTER 10, KIND 12, NAMESPACE 16, NAME 32) let a longer value
+ * push the rest of its row out of line, or run into the next column. */
+START_TEST(the_plan_table_fits_its_longest_values)
+{
+    static const char long_name[] = "a-copy-whose-name-is-much-longer-than-thirty-two-characters";
+    sweep_candidate items[3] = {
+        {.cluster = "dc1",
+         .kind = "ConfigMap",
+         .namespace_ = "default",
+         .name = "a",
+         .age_s = 90,
+         .reason = SWEEP_SOURCE_GONE,
+         .action = SWEEP_PLANNED},
+        {.cluster = "a-datacenter-named-at-length",
+         .kind = "AVeryLongCustomResourceKind",
+         .namespace_ = "a-namespace-named-at-great-length",
+         .name = (char *)long_name,
+         .age_s = 400 * 86400,
+         .reason = SWEEP_NOT_IN_CLUSTER,
+         .action = SWEEP_DELETED},
+        {.cluster = "dc2",
+         .kind = "Job",
+         .namespace_ = "",
+         .name = "b",
+         .age_s = 5,
+         .reason = SWEEP_SOURCE_GONE,
+         .action = SWEEP_FAILED,
+         .error = "the server said no"},
+    };
+    sweep_plan plan = {.items = items, .n = 3};
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *out = open_memstream(&table, &table_len);
+    ck_assert_ptr_nonnull(out);
+    sweep_print_table(&plan, out);
+    fclose(out);
+    size_t head[7];
+    ck_assert_uint_eq(word_starts(table, head, 7), 7);
+    const char *line = table;
+    for (size_t i = 0; i < 3; i++) {
+        line = strchr(line, '\n');
+        ck_assert_ptr_nonnull(line);
+        line++;
+        /* each row's cells start where the header's do */
+        const sweep_candidate *c = &items[i];
+        const char *cells[7] = {c->cluster,
+                                c->kind,
+                                c->namespace_[0] ? c->namespace_ : "-",
+                                c->name,
+                                i == 0   ? "1m"
+                                : i == 1 ? "400d"
+                                         : "5s",
+                                sweep_reason_name(c->reason),
+                                sweep_action_name(c->action)};
+        for (size_t col = 0; col < 7; col++)
+            ck_assert_msg(strncmp(line + head[col], cells[col], strlen(cells[col])) == 0 &&
+                              (col == 0 || line[head[col] - 1] == ' '),
+                          "column %zu of row %zu out of line:\n%s", col, i, table);
+    }
+    /* NAME as wide as the longest name and 3 spaces: no wider */
+    ck_assert_msg(head[4] - head[3] == strlen(long_name) + 3, "%s", table);
+    free(table);
+}
+END_TEST
+
 START_TEST(times_parse_as_rfc3339)
 {
     ck_assert_int_eq(sweep_parse_time("1970-01-01T00:01:00Z"), 60);
@@ -2881,6 +2959,7 @@ int main(void)
     TCase *tc = tcase_create("sweep");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, times_parse_as_rfc3339);
+    tcase_add_test(tc, the_plan_table_fits_its_longest_values);
     tcase_add_test(tc, one_sweep_removes_exactly_the_zombies);
     tcase_add_test(tc, an_earlier_attempt_kr_submitter_looks_after_is_not_swept);
     tcase_add_test(tc, a_resource_of_one_namespace_is_swept_there_alone);

@@ -434,13 +434,45 @@ static void format_age(int64_t s, char *buf, size_t len)
         snprintf(buf, len, "%llds", (long long)s);
 }
 
+/* The plan table's columns, as kubectl prints its tables (a tabwriter:
+ * each column as wide as its longest cell, header included, then 3
+ * spaces, and at least 10 in all); ACTION, the last, is not padded. */
+enum { COL_CLUSTER, COL_KIND, COL_NAMESPACE, COL_NAME, COL_AGE, COL_REASON, N_PADDED };
+#define TABLE_PADDING 3
+#define TABLE_MIN_WIDTH 10
+
+/* Row i's cells (-1: the header's); age is row i's formatted age. */
+static void table_cells(const sweep_plan *p, long i, const char *age, const char *cells[N_PADDED])
+{
+    static const char *const header[N_PADDED] = {"CLUSTER", "KIND", "NAMESPACE",
+                                                 "NAME",    "AGE",  "REASON"};
+    if (i < 0) {
+        memcpy(cells, header, sizeof(header));
+        return;
+    }
+    const sweep_candidate *c = &p->items[i];
+    cells[COL_CLUSTER] = c->cluster;
+    cells[COL_KIND] = c->kind;
+    cells[COL_NAMESPACE] = c->namespace_[0] ? c->namespace_ : "-";
+    cells[COL_NAME] = c->name;
+    cells[COL_AGE] = age;
+    cells[COL_REASON] = sweep_reason_name(c->reason);
+}
+
 void sweep_print_table(const sweep_plan *p, FILE *out)
 {
-    /* REASON as wide as the longest reason: ACTION stays in one column */
-    int reason_w = 0;
-    for (int r = SWEEP_SOURCE_GONE; r <= SWEEP_NOT_IN_CLUSTER; r++) {
-        int len = (int)strlen(sweep_reason_name((sweep_reason)r));
-        reason_w = len > reason_w ? len : reason_w;
+    int width[N_PADDED] = {0};
+    for (long i = -1; i < (long)p->n; i++) {
+        char age[32] = "";
+        if (i >= 0)
+            format_age(p->items[i].age_s, age, sizeof(age));
+        const char *cells[N_PADDED];
+        table_cells(p, i, age, cells);
+        for (int col = 0; col < N_PADDED; col++) {
+            int w = (int)strlen(cells[col]) + TABLE_PADDING;
+            w = w < TABLE_MIN_WIDTH ? TABLE_MIN_WIDTH : w;
+            width[col] = w > width[col] ? w : width[col];
+        }
     }
     /* where a cluster was skipped, or the inventory not checked, nothing
      * was looked for there */
@@ -449,17 +481,21 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
     if (p->n == 0)
         fprintf(out,
                 partial ? "No zombies found in the clusters listed.\n" : "No zombies found.\n");
-    else
-        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-*s %s\n", "CLUSTER", "KIND", "NAMESPACE",
-                "NAME", "AGE", reason_w, "REASON", "ACTION");
-    for (size_t i = 0; i < p->n; i++) {
-        const sweep_candidate *c = &p->items[i];
-        char age[32];
-        format_age(c->age_s, age, sizeof(age));
-        fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-*s %s%s%s\n", c->cluster, c->kind,
-                c->namespace_[0] ? c->namespace_ : "-", c->name, age, reason_w,
-                sweep_reason_name(c->reason), sweep_action_name(c->action), c->error ? ": " : "",
-                c->error ? c->error : "");
+    for (long i = p->n ? -1 : 0; i < (long)p->n; i++) {
+        char age[32] = "";
+        if (i >= 0)
+            format_age(p->items[i].age_s, age, sizeof(age));
+        const char *cells[N_PADDED];
+        table_cells(p, i, age, cells);
+        for (int col = 0; col < N_PADDED; col++)
+            fprintf(out, "%-*s", width[col], cells[col]);
+        if (i < 0) {
+            fprintf(out, "ACTION\n");
+        } else {
+            const sweep_candidate *c = &p->items[i];
+            fprintf(out, "%s%s%s\n", sweep_action_name(c->action), c->error ? ": " : "",
+                    c->error ? c->error : "");
+        }
     }
     for (size_t i = 0; i < p->n_skips; i++)
         fprintf(out, "cluster %s skipped%s%s%s: %s\n", p->skips[i].cluster,
