@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1714,6 +1715,73 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
 }
 END_TEST
 
+/* The program: a dry run with --inventory-spool. It opened the spool as
+ * any run does, so that the records an earlier run left there (its books,
+ * waiting for the database) were recorded by the dry run, which records
+ * nothing, took the spool's lock from whoever owns it and could fail the
+ * dry run when they could not be. Now a dry run leaves the spool alone:
+ * the next run that is not a dry run records what waits there. */
+START_TEST(a_dry_run_leaves_the_spool_to_the_next_run)
+{
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-dryspool");
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = rf.url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    /* an earlier run's record, left in the spool: the database was held */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(rf.db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .spool_path = rf.spool};
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, NULL), 0);
+    kr_inventory_action a = {.cluster = "dc1",
+                             .kind = "ConfigMap",
+                             .namespace_ = "default",
+                             .name = "spooled",
+                             .event = "SWEEP_SKIPPED",
+                             .actor = KR_MANAGER_SWEEPER};
+    bool queued = false;
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, NULL), 0);
+    ck_assert(queued);
+    kr_inventory_outbox_free(ob);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    struct stat st;
+    ck_assert_int_eq(stat(rf.spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    ck_assert_uint_eq(skipped_records(inv, "spooled"), 0);
+    char args[4096], out[16384];
+    const char *common = "--kubeconfig %s --cluster dc1=%s --listen 0 --once -n default "
+                         "--inventory %s --inventory-spool %s%s";
+    snprintf(args, sizeof(args), common, rf.kc[0], rf.kc[1], rf.url, rf.spool, " --dry-run");
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    /* the dry run recorded nothing, and the record still waits */
+    ck_assert_uint_eq(skipped_records(inv, "spooled"), 0);
+    ck_assert_int_eq(stat(rf.spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    /* the next run records it */
+    snprintf(args, sizeof(args), common, rf.kc[0], rf.kc[1], rf.url, rf.spool, "");
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_uint_eq(skipped_records(inv, "spooled"), 1);
+    kr_inventory_free(inv);
+    const char *files[] = {rf.log, rf.spool, rf.kc[0], rf.kc[1], rf.kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[720];
+        snprintf(f, sizeof(f), "%s%s", rf.db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(rf.dir);
+    platform_down();
+}
+END_TEST
+
 /* The answer of `sql` on `c`, one value (the first row's first column). */
 static long pg_value(PGconn *c, const char *sql)
 {
@@ -2973,6 +3041,7 @@ int main(void)
     tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
+    tcase_add_test(tc, a_dry_run_leaves_the_spool_to_the_next_run);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_exits_while_it_stalls);
     tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);

@@ -51,7 +51,9 @@ static const kr_flag program_flags[] = {
     {.name = "dry-run",
      .type = KR_FLAG_BOOL,
      .value = &flags.dry_run,
-     .help = "plan only: delete nothing"},
+     .help = "plan only: delete nothing and record nothing in the inventory (it is read: its "
+             "zombies are planned, not marked); the records waiting in --inventory-spool stay "
+             "there for the next run that is not a dry run"},
     {.name = "grace",
      .type = KR_FLAG_DURATION,
      .value = &flags.grace_ms,
@@ -643,15 +645,28 @@ static int open_inventory(sweeper *s, const kr_logger *logger, kr_error_t *err)
 }
 
 /* The way the records go to the inventory, and the thread of the sweep's
- * queries and marks (none without one). */
+ * queries and marks (none without one). A dry run records nothing: it has
+ * no outbox, so that it neither records what an earlier run left in the
+ * spool (that run's books, which its next start records) nor takes the
+ * spool's lock from the replica that owns it, and its exit code does not
+ * depend on them. */
 static int open_outbox(sweeper *s, kr_error_t *err)
 {
     if (!s->inventory)
         return 0;
-    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
-                                   .logger = *kr_manager_logger(s->m),
-                                   .spool_path = flags.inventory_spool};
-    int rc = kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
+    int rc = 0;
+    if (flags.dry_run) {
+        if (flags.inventory_spool)
+            kr_log(kr_manager_logger(s->m), KR_LOG_INFO, "sweeper",
+                   "dry run: %s is not read; what waits there is recorded by the next run that "
+                   "is not a dry run",
+                   flags.inventory_spool);
+    } else {
+        kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                       .logger = *kr_manager_logger(s->m),
+                                       .spool_path = flags.inventory_spool};
+        rc = kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
+    }
     if (rc == 0)
         rc = sweep_caller_new(&s->caller, err);
     s->opts.inventory_caller = s->caller;
