@@ -33,6 +33,7 @@ static const char SCHEMA[] =
     "\"pattern\":\"^[a-z]+(:\\\\d+)?$\"},"
     "\"replicas\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10,\"default\":1},"
     "\"ratio\":{\"type\":\"number\",\"exclusiveMinimum\":true,\"minimum\":0,\"multipleOf\":0.5},"
+    "\"big\":{\"type\":\"integer\",\"maximum\":9007199254740992},"
     "\"mode\":{\"type\":\"string\",\"enum\":[\"Fast\",\"Slow\"],\"default\":\"Slow\"},"
     "\"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "\"note\":{\"type\":\"string\",\"nullable\":true},"
@@ -436,7 +437,7 @@ START_TEST(values_are_checked_with_the_apiservers_messages)
     expect_invalid("{\"image\":\"web\",\"replicas\":1.5}",
                    "Widget.example.com \"bad\" is invalid: spec.replicas: Invalid value: "
                    "\"number\": spec.replicas in body must be of type integer: \"number\"");
-    expect_invalid("{\"image\":\"web\",\"ratio\":0}",
+    expect_invalid("{\"image\":\"web\",\"ratio\":0.0}",
                    "Widget.example.com \"bad\" is invalid: spec.ratio: Invalid value: 0: "
                    "spec.ratio in body should be greater than 0");
     expect_invalid("{\"image\":\"web\",\"ratio\":0.75}",
@@ -1152,6 +1153,48 @@ START_TEST(integers_beyond_int64_are_read_as_go_reads_them)
     ck_assert(json_real_value(json_object_get(extra, "n")) == 1e20);
     ck_assert(json_real_value(json_array_get(json_object_get(extra, "m"), 0)) == -1e20);
     json_decref(w);
+}
+END_TEST
+
+/* kube-openapi types an integer of JSON as an int64 and a number with a
+ * fraction or exponent (or beyond int64) as a float64: an int64 meets
+ * the limits converted to int64, exactly above 2^53 (a fractional factor
+ * truncated); a float64 is an integer when swag's test says so (within 2^53-1,
+ * and whole or within a relative 1e-9). */
+START_TEST(integers_are_checked_as_int64_and_floats_as_float64)
+{
+    tc_response r;
+    post("", "i1", "{\"image\":\"web\",\"big\":9007199254740992}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    json_t *obj;
+    json_t *spec = get_spec("i1", &obj);
+    ck_assert(json_integer_value(json_object_get(spec, "big")) == 9007199254740992LL);
+    json_decref(obj);
+    expect_invalid("{\"image\":\"web\",\"big\":9007199254740993}",
+                   "Widget.example.com \"bad\" is invalid: spec.big: Invalid value: "
+                   "9007199254740993: spec.big in body should be less than or equal to "
+                   "9007199254740992");
+    /* above 2^53 an int64 is kept exactly where no limit refuses it */
+    post("", "i2", "{\"image\":\"web\",\"replicas\":1,\"policy\":{\"retries\":9007199254740993}}",
+         &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_msg(strstr(r.body, "\"retries\":9007199254740993") != NULL, "%s", r.body);
+    tc_free(&r);
+    /* a float64 against type: integer */
+    expect_invalid("{\"image\":\"web\",\"replicas\":1.5}",
+                   "Widget.example.com \"bad\" is invalid: spec.replicas: Invalid value: "
+                   "\"number\": spec.replicas in body must be of type integer: \"number\"");
+    expect_invalid("{\"image\":\"web\",\"policy\":{\"retries\":9007199254740992.0}}",
+                   "Widget.example.com \"bad\" is invalid: spec.policy.retries: Invalid value: "
+                   "\"number\": spec.policy.retries in body must be of type integer: \"number\"");
+    post("", "i3", "{\"image\":\"web\",\"policy\":{\"retries\":1000000000.5},\"size\":2.0}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    /* an int64 against a fractional multipleOf: no positive factor */
+    expect_invalid("{\"image\":\"web\",\"ratio\":1}",
+                   "Widget.example.com \"bad\" is invalid: spec.ratio: Invalid value: 0: factor "
+                   "MultipleOf declared for spec.ratio must be positive: 0");
 }
 END_TEST
 
@@ -1949,6 +1992,7 @@ int main(void)
                             selectable_fields_name_scalar_fields_of_the_schema,
                             duplicate_keys_are_taken_as_field_validation_asks,
                             integers_beyond_int64_are_read_as_go_reads_them,
+                            integers_are_checked_as_int64_and_floats_as_float64,
                             patches_with_duplicate_keys_are_reported_as_field_validation_asks,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};

@@ -7,9 +7,11 @@
  * x-kubernetes-validations (CEL) rules and validation ratcheting. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -829,6 +831,38 @@ static const char *type_of(const json_t *v)
     }
 }
 
+/* Go's int64(f) as amd64 computes it: truncated toward zero, and the
+ * smallest int64 for a value out of range (or NaN). */
+static json_int_t go_int64(double f)
+{
+    if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+        return INT64_MIN;
+    return (json_int_t)f;
+}
+
+/* go-openapi/swag v0.23.0's IsFloat64AJSONInteger, which kube-openapi asks
+ * of a float64 (a JSON number with a fraction or exponent, or beyond
+ * int64) against `type: integer`: within +-(2^53-1), and either whole or
+ * within a relative 1e-9 of its truncation (so 1000000000.5 passes, 1.5
+ * does not). Go's uint64(f) of a negative f is the wrapped int64. */
+static bool go_json_integer(double f)
+{
+    const double max = 9007199254740991.0;
+    if (isnan(f) || isinf(f) || f < -max || f > max)
+        return false;
+    double t = trunc(f);
+    double g = f < 0 ? (double)(unsigned long long)(long long)t : t;
+    double diff = fabs(f - g);
+    if (f == g || f == t)
+        return true;
+    if (f == 0 || g == 0)
+        return false; /* swag: diff < 1e-9 * the smallest float, never */
+    return diff / fmin(fabs(f) + fabs(g), DBL_MAX) < 1e-9;
+}
+
+/* A JSON value as kube-openapi types it: an integer of JSON (int64 to the
+ * decoder) is an integer and a number; a float64 is an integer when
+ * go_json_integer says so. */
 static bool type_matches(const char *want, const json_t *v)
 {
     const char *t = type_of(v);
@@ -836,8 +870,7 @@ static bool type_matches(const char *want, const json_t *v)
         return true;
     if (strcmp(want, "number") == 0 && json_is_integer(v))
         return true;
-    double d = json_real_value(v);
-    return strcmp(want, "integer") == 0 && json_is_real(v) && d == floor(d) && fabs(d) < 9.007e15;
+    return strcmp(want, "integer") == 0 && json_is_real(v) && go_json_integer(json_real_value(v));
 }
 
 static void validate(const json_t *v, const json_t *s, sc_walk *w);
@@ -889,30 +922,85 @@ static void validate_string(const json_t *v, const json_t *s, sc_walk *w)
     }
 }
 
+/* A limit an integer of JSON failed: kube-openapi compares an int64 with
+ * the limit converted to int64 and prints that. */
+static void fail_int_limit(sc_walk *w, const json_t *value, const char *what, json_int_t limit)
+{
+    char b[128];
+    snprintf(b, sizeof(b), "%s %lld", what, (long long)limit);
+    fail_value(w, value, b);
+}
+
+/* As kube-openapi's number validator: multipleOf, then minimum, then
+ * maximum. An integer of JSON (an int64 to the decoder) is compared as an
+ * int64 with each limit converted to int64 (so an integer above 2^53 is
+ * compared exactly, and a fractional limit is truncated: a multipleOf
+ * below 1 is no positive factor); a float64 as float64, a multipleOf
+ * by swag's integer test of the quotient. */
 static void validate_number(const json_t *v, const json_t *s, sc_walk *w)
 {
-    double d = json_number_value(v);
     const json_t *mult = json_object_get(s, "multipleOf");
-    if (json_is_number(mult) && json_number_value(mult) > 0) {
-        double q = d / json_number_value(mult);
-        if (q != floor(q))
-            fail_limit(w, v, "should be a multiple of", mult);
-    }
-    const json_t *max = json_object_get(s, "maximum");
-    if (json_is_number(max)) {
-        bool excl = flag(s, "exclusiveMaximum");
-        double m = json_number_value(max);
-        if (excl ? d >= m : d > m)
-            fail_limit(w, v, excl ? "should be less than" : "should be less than or equal to", max);
-    }
     const json_t *min = json_object_get(s, "minimum");
-    if (json_is_number(min)) {
-        bool excl = flag(s, "exclusiveMinimum");
-        double m = json_number_value(min);
-        if (excl ? d <= m : d < m)
-            fail_limit(w, v, excl ? "should be greater than" : "should be greater than or equal to",
-                       min);
+    const json_t *max = json_object_get(s, "maximum");
+    bool min_excl = flag(s, "exclusiveMinimum");
+    bool max_excl = flag(s, "exclusiveMaximum");
+    if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (json_is_number(mult)) {
+            json_int_t f = go_int64(json_number_value(mult));
+            if (f <= 0) {
+                kr_buf b = {0};
+                kr_buf_printf(&b, "factor MultipleOf declared for %s must be positive: %lld",
+                              path_of(w), (long long)f);
+                json_t *shown = json_integer(f);
+                if (b.data && shown)
+                    invalid(w, "FieldValueInvalid", "Invalid value", shown, b.data);
+                else
+                    w->oom = true;
+                json_decref(shown);
+                kr_buf_free(&b);
+            } else if (n % f != 0) {
+                fail_int_limit(w, v, "should be a multiple of", f);
+            }
+        }
+        if (json_is_number(min)) {
+            json_int_t m = go_int64(json_number_value(min));
+            if (min_excl ? n <= m : n < m)
+                fail_int_limit(
+                    w, v,
+                    min_excl ? "should be greater than" : "should be greater than or equal to", m);
+        }
+        if (json_is_number(max)) {
+            json_int_t m = go_int64(json_number_value(max));
+            if (max_excl ? n >= m : n > m)
+                fail_int_limit(
+                    w, v, max_excl ? "should be less than" : "should be less than or equal to", m);
+        }
+        return;
     }
+    double d = json_number_value(v);
+    if (json_is_number(mult)) {
+        double f = json_number_value(mult);
+        if (f <= 0) {
+            kr_buf b = {0};
+            kr_buf_printf(&b, "factor MultipleOf declared for %s must be positive: ", path_of(w));
+            go_float(&b, f);
+            if (b.data)
+                invalid(w, "FieldValueInvalid", "Invalid value", mult, b.data);
+            else
+                w->oom = true;
+            kr_buf_free(&b);
+        } else if (!go_json_integer(f < 1 ? 1 / f * d : d / f)) {
+            fail_limit(w, v, "should be a multiple of", mult);
+        }
+    }
+    if (json_is_number(min) &&
+        (min_excl ? d <= json_number_value(min) : d < json_number_value(min)))
+        fail_limit(w, v, min_excl ? "should be greater than" : "should be greater than or equal to",
+                   min);
+    if (json_is_number(max) &&
+        (max_excl ? d >= json_number_value(max) : d > json_number_value(max)))
+        fail_limit(w, v, max_excl ? "should be less than" : "should be less than or equal to", max);
 }
 
 static bool same_key(const json_t *a, const json_t *b, const json_t *keys)
@@ -1189,7 +1277,7 @@ static void validate(const json_t *v, const json_t *s, sc_walk *w)
         return;
     }
     if (flag(s, "x-kubernetes-int-or-string")) {
-        if (!json_is_integer(v) && !json_is_string(v))
+        if (!type_matches("integer", v) && !json_is_string(v))
             fail_type(w, "integer,string", type_of(v));
     } else if (type && !type_matches(type, v)) {
         fail_type(w, type, type_of(v));
