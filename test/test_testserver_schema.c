@@ -1239,6 +1239,46 @@ START_TEST(patches_with_duplicate_keys_are_reported_as_field_validation_asks)
 }
 END_TEST
 
+/* A JSON patch is unmarshalled strictly into its operations first (Go's
+ * struct of op, path, from and value): a key twice (inside a value too)
+ * and a key an operation lacks are strict decoding errors prefixed `json
+ * patch`, in the body's order, reported as fieldValidation asks; a key
+ * twice inside an unknown one is skipped with it. */
+START_TEST(json_patch_operations_are_decoded_strictly)
+{
+    json_t *cm = create_ok(CMS, "application/json",
+                           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                           "\"jp\"}}");
+    json_decref(cm);
+    static const char ops[] = "[{\"op\":\"add\",\"op\":\"add\",\"path\":\"/data\",\"value\":"
+                              "{\"x\":\"1\",\"x\":\"2\"},\"bogus\":{\"a\":1,\"a\":2},\"Path\":0}]";
+    tc_response r;
+    request("PATCH", CMS "/jp", "application/json-patch+json", ops, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"json patch duplicate field \\\"[0].op\\\"\"\n"
+                                 "299 - \"json patch duplicate field \\\"[0].value.x\\\"\"\n"
+                                 "299 - \"json patch unknown field \\\"[0].bogus\\\"\"\n"
+                                 "299 - \"json patch unknown field \\\"[0].Path\\\"\"\n");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "x")), "2");
+    tc_free(&r);
+    request("PATCH", CMS "/jp?fieldValidation=Strict", "application/json-patch+json", ops, &r);
+    ck_assert_int_eq(r.status, 422);
+    static const char tail[] = "\": strict decoding error: json patch duplicate field \"[0].op\", "
+                               "json patch duplicate field \"[0].value.x\", json patch unknown "
+                               "field \"[0].bogus\", json patch unknown field \"[0].Path\"";
+    size_t n = strlen(message(&r));
+    ck_assert_msg(n > strlen(tail) && strcmp(message(&r) + n - strlen(tail), tail) == 0, "%s",
+                  message(&r));
+    ck_assert_msg(strncmp(message(&r), " \"\" is invalid: patch: Invalid value: ", 38) == 0, "%s",
+                  message(&r));
+    tc_free(&r);
+    request("PATCH", CMS "/jp?fieldValidation=Ignore", "application/json-patch+json", ops, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+}
+END_TEST
+
 /* Strict decoding errors are the decoder's: a 400 before anything looks
  * at the object, so before an existing name's 409 or a missing one's 404
  * (kubectl create -f and replace -f send fieldValidation=Strict). */
@@ -1994,6 +2034,7 @@ int main(void)
                             integers_beyond_int64_are_read_as_go_reads_them,
                             integers_are_checked_as_int64_and_floats_as_float64,
                             patches_with_duplicate_keys_are_reported_as_field_validation_asks,
+                            json_patch_operations_are_decoded_strictly,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

@@ -643,3 +643,95 @@ int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t *
     json_decref(d.keys);
     return rc;
 }
+
+/* Go's struct for a JSON patch operation, as kube-apiserver's strict
+ * check of a JSON patch declares it. */
+static bool json_patch_field(const char *k)
+{
+    return strcmp(k, "op") == 0 || strcmp(k, "path") == 0 || strcmp(k, "from") == 0 ||
+           strcmp(k, "value") == 0;
+}
+
+/* Whether path p lies inside (or is) the field `field`. */
+static bool path_within(const char *p, const char *field)
+{
+    size_t n = strlen(field);
+    return strncmp(p, field, n) == 0 && (p[n] == '\0' || p[n] == '.' || p[n] == '[');
+}
+
+int ts_json_patch_strict(const ts_request *req, json_t **doc, json_t **errs)
+{
+    *errs = NULL;
+    json_t *dups = NULL;
+    if (ts_body_duplicates(req, false, doc, &dups) != 0)
+        return KR_ENOMEM;
+    const json_t *dlist = json_object_get(dups, "dups");
+    const json_t *keys = json_object_get(dups, "keys");
+    /* [[offset, text], ...]: the unknown fields, then the duplicates not
+     * inside one (the decoder skips an unknown field's value) */
+    json_t *found = json_array();
+    bool oom = !found;
+    size_t i, j;
+    json_t *op, *d;
+    json_array_foreach(*doc, i, op)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach(op, k, v)
+        {
+            if (json_patch_field(k) || oom)
+                continue;
+            char *path = kr_asprintf("[%zu].%s", i, k);
+            char *text = path ? kr_asprintf("json patch unknown field \"%s\"", path) : NULL;
+            const json_t *at = path ? json_object_get(keys, path) : NULL;
+            json_t *e =
+                text ? json_pack("[I,s,s]", at ? json_integer_value(at) : (json_int_t)i, text, path)
+                     : NULL;
+            oom = !e || json_array_append_new(found, e) != 0;
+            kr_free(text);
+            kr_free(path);
+        }
+    }
+    size_t unknown = json_array_size(found);
+    json_array_foreach(dlist, i, d)
+    {
+        const char *p = json_string_value(json_array_get(d, 0));
+        bool skipped = false;
+        for (j = 0; j < unknown; j++)
+            skipped =
+                skipped ||
+                path_within(p, json_string_value(json_array_get(json_array_get(found, j), 2)));
+        if (skipped || oom)
+            continue;
+        char *text = kr_asprintf("json patch duplicate field \"%s\"", p);
+        json_t *e =
+            text ? json_pack("[I,s,s]", json_integer_value(json_array_get(d, 1)), text, p) : NULL;
+        oom = !e || json_array_append_new(found, e) != 0;
+        kr_free(text);
+    }
+    /* in the body's order (an insertion sort: few, and stable) */
+    size_t n = json_array_size(found);
+    for (i = 1; i < n && !oom; i++)
+        for (j = i; j > 0; j--) {
+            json_t *a = json_array_get(found, j - 1), *b = json_array_get(found, j);
+            if (json_integer_value(json_array_get(a, 0)) <=
+                json_integer_value(json_array_get(b, 0)))
+                break;
+            json_incref(a);
+            json_array_set(found, j - 1, b);
+            json_array_set_new(found, j, a);
+        }
+    json_t *out = oom ? NULL : json_array();
+    json_array_foreach(found, i, d)
+    {
+        if (!out || json_array_append(out, json_array_get(d, 1)) != 0) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+    }
+    json_decref(found);
+    json_decref(dups);
+    *errs = out;
+    return out ? 0 : KR_ENOMEM;
+}

@@ -668,6 +668,9 @@ typedef struct ts_write {
     /* the body's duplicate keys (ts_body_duplicates): a POST's or PUT's, a
      * merge patch's; or NULL */
     const json_t *dups;
+    /* strict decoding errors met before the object's (texts, in order):
+     * a JSON patch's operations' (ts_json_patch_strict); or NULL */
+    const json_t *strict_first;
 } ts_write;
 /* What a /status write takes from the stored object besides spec, as the
  * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
@@ -896,6 +899,14 @@ void ts_json_whole_numbers(json_t *v);
  * *dups NULL when there are none or the body is YAML or protobuf. 0 or
  * KR_ENOMEM. */
 int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups);
+/* A JSON patch's (req's, parsed as *doc) strict decoding errors, as
+ * kube-apiserver meets them unmarshalling it strictly into its operations
+ * ({op, path, from, value}) under Warn or Strict: each `json patch
+ * duplicate field "[0].op"` (inside a value too) and `json patch unknown
+ * field "[0].bogus"`, in the body's order, as a new array of texts in
+ * *errs (empty when there are none); *doc as ts_body_duplicates leaves
+ * it. 0 or KR_ENOMEM. */
+int ts_json_patch_strict(const ts_request *req, json_t **doc, json_t **errs);
 /* Fill pre from a body that looks like JSON; no locking needed. */
 void ts_prebody_parse(const ts_request *req, ts_prebody *pre);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);

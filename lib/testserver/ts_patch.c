@@ -287,7 +287,17 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         return;
     }
+    /* and a JSON patch into its operations: their keys twice and the keys
+     * an operation does not have, listed before the patched object's */
+    json_t *ops_strict = NULL;
+    if (f == KR_PATCH_JSON && ts_field_validation_of(req) != TS_FV_IGNORE &&
+        ts_json_patch_strict(req, &patch, &ops_strict) != 0) {
+        json_decref(patch);
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return;
+    }
     w.dups = dups;
+    w.strict_first = ops_strict;
     if (f == KR_PATCH_STRATEGIC)
         w.patch = patch;
     if (f == KR_PATCH_APPLY) {
@@ -297,6 +307,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             ts_schema_check_apply(&w, patch, resp) != 0) {
             json_decref(patch);
             json_decref(dups);
+            json_decref(ops_strict);
             return;
         }
     }
@@ -304,6 +315,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         json_object_get(json_object_get(patch, "metadata"), "managedFields")) {
         json_decref(patch);
         json_decref(dups);
+        json_decref(ops_strict);
         ts_respond_bad_request(resp, "metadata.managedFields must be nil");
         return;
     }
@@ -315,6 +327,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (!cur) {
         json_decref(patch);
         json_decref(dups);
+        json_decref(ops_strict);
         ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
@@ -322,6 +335,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (!existing) {
         json_decref(patch);
         json_decref(dups);
+        json_decref(ops_strict);
         ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         return;
     }
@@ -340,6 +354,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     json_decref(managed);
     json_decref(patch); /* after the commit: w.applied points into it */
     json_decref(dups);
+    json_decref(ops_strict);
     json_decref(existing);
 }
 
