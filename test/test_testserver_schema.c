@@ -1279,6 +1279,74 @@ START_TEST(json_patch_operations_are_decoded_strictly)
 }
 END_TEST
 
+/* A YAML body (or a server-side apply's configuration) is read again with
+ * go-yaml's strict reading under Warn and Strict: its keys twice are one
+ * error, `yaml: unmarshal errors:` and a line per key (the line of its
+ * value; a key compared as go-yaml resolves it), before the other strict
+ * errors. Its lines make it a warning kube-apiserver drops (a Warning
+ * header holds no line break), so Warn says nothing of it. */
+START_TEST(yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does)
+{
+    static const char cm[] = "apiVersion: v1\n"
+                             "kind: ConfigMap\n"
+                             "metadata:\n"
+                             "  name: %s\n"
+                             "  labels: {a: x1, \"a\": x2, 1: p1, \"1\": q1}\n"
+                             "data:\n"
+                             "  k: \"1\"\n"
+                             "  k: \"2\"\n"
+                             "bogus: 1\n";
+    char *body = kr_asprintf(cm, "yd1");
+    tc_response r;
+    request("POST", CMS, "application/yaml", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"unknown field \\\"bogus\\\"\"\n");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "k")), "2");
+    tc_free(&r);
+    kr_free(body);
+    body = kr_asprintf(cm, "yd2");
+    request("POST", CMS "?fieldValidation=Strict", "application/yaml", body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r),
+                     "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "
+                     "strict decoding error: yaml: unmarshal errors:\n"
+                     "  line 5: key \"a\" already set in map\n"
+                     "  line 8: key \"k\" already set in map, unknown field \"bogus\"");
+    tc_free(&r);
+    request("POST", CMS "?fieldValidation=Ignore", "application/yaml", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+    kr_free(body);
+
+    /* server-side apply: after the field manager, a 400 under Strict */
+    static const char apply[] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ya\n"
+                                "data:\n  a: \"1\"\n  a: \"2\"\n";
+    request("PATCH", CMS "/ya?fieldManager=m&fieldValidation=Strict",
+            "application/apply-patch+yaml", apply, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r),
+                     "error strict decoding YAML: error converting YAML to JSON: yaml: "
+                     "unmarshal errors:\n  line 7: key \"a\" already set in map");
+    tc_free(&r);
+    request("PATCH", CMS "/ya?fieldManager=m", "application/apply-patch+yaml", apply, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "data"), "a")), "2");
+    tc_free(&r);
+    request("PATCH", CMS "/ya?fieldManager=m&fieldValidation=Strict",
+            "application/apply-patch+yaml",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ya\"},"
+            "\"data\":{\"b\":\"1\",\"b\":\"2\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r),
+                     "error strict decoding YAML: error converting YAML to JSON: yaml: "
+                     "unmarshal errors:\n  line 1: key \"b\" already set in map");
+    tc_free(&r);
+}
+END_TEST
+
 /* Strict decoding errors are the decoder's: a 400 before anything looks
  * at the object, so before an existing name's 409 or a missing one's 404
  * (kubectl create -f and replace -f send fieldValidation=Strict). */
@@ -2035,6 +2103,7 @@ int main(void)
                             integers_are_checked_as_int64_and_floats_as_float64,
                             patches_with_duplicate_keys_are_reported_as_field_validation_asks,
                             json_patch_operations_are_decoded_strictly,
+                            yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

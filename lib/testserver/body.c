@@ -610,7 +610,18 @@ static json_t *dup_value(dup_walk *d)
 int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups)
 {
     *dups = NULL;
-    if (!req->body || ts_content_is_yaml(req) || ts_content_is_protobuf(req))
+    if (req->body && ts_content_is_yaml(req)) {
+        /* go-yaml's strict reading of it: one error, before any other */
+        char *yerr = NULL;
+        if (ts_yaml_duplicates(req->body, req->body_len, &yerr) != 0)
+            return KR_ENOMEM;
+        if (!yerr)
+            return 0;
+        *dups = json_pack("{s:[s]}", "first", yerr);
+        kr_free(yerr);
+        return *dups ? 0 : KR_ENOMEM;
+    }
+    if (!req->body || ts_content_is_protobuf(req))
         return 0;
     /* The usual body has no key twice: one strict parse says so at the
      * cost of a parse, where the walk reads each scalar on its own */

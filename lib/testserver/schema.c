@@ -2079,6 +2079,8 @@ static json_t *strict_errors(const ts_write *w, const json_t *unknown)
     bool oom = !out || (n && !e);
     size_t i, j;
     const json_t *p, *u;
+    json_array_foreach(json_object_get(w->dups, "first"), i, p) oom =
+        oom || json_array_append_new(out, json_string(json_string_value(p))) != 0;
     json_array_foreach(w->strict_first, i, p) oom =
         oom || json_array_append_new(out, json_string(json_string_value(p))) != 0;
     json_array_foreach(dups, i, p)

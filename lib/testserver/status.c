@@ -195,6 +195,11 @@ void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *
 
 void ts_response_warn(ts_response *resp, const char *text)
 {
+    /* kube-apiserver's recorder drops a text NewWarningHeader refuses:
+     * one with a control character (go-yaml's multi-line errors) */
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return;
     char *joined = resp->warnings ? kr_asprintf("%s\n%s", resp->warnings, text) : kr_strdup(text);
     if (!joined)
         return; /* a warning lost to memory pressure */

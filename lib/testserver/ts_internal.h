@@ -896,9 +896,15 @@ void ts_json_whole_numbers(json_t *v);
  * first key of every path the body has (to order unknown fields among
  * them); *doc is replaced by the body with the last value winning (with
  * merge, as a Go struct takes it: an object merges into the one before).
- * *dups NULL when there are none or the body is YAML or protobuf. 0 or
- * KR_ENOMEM. */
+ * A YAML body's are go-yaml's one error (ts_yaml_duplicates), *dups
+ * {"first": [text]}, *doc as it was. *dups NULL when there are none or the
+ * body is protobuf. 0 or KR_ENOMEM. */
 int ts_body_duplicates(const ts_request *req, bool merge, json_t **doc, json_t **dups);
+/* A YAML text's keys twice, as go-yaml v2's strict reading reports them
+ * (yaml_dups.c): *out the error (`yaml: unmarshal errors:\n  line 7: key
+ * "a" already set in map`, new), NULL when it has none or does not parse.
+ * 0 or KR_ENOMEM. */
+int ts_yaml_duplicates(const char *text, size_t len, char **out);
 /* A JSON patch's (req's, parsed as *doc) strict decoding errors, as
  * kube-apiserver meets them unmarshalling it strictly into its operations
  * ({op, path, from, value}) under Warn or Strict: each `json patch

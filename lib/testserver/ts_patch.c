@@ -229,6 +229,27 @@ static int check_apply_version(const ts_resource *res, const json_t *config, ts_
     return rc;
 }
 
+/* After the field manager applied it, Warn and Strict read a server-side
+ * apply's configuration again with go-yaml's strict reading: its keys twice
+ * are a 400 under Strict (under Warn the multi-line warning is one
+ * kube-apiserver's recorder drops). Nonzero when answered. */
+static int apply_strict_yaml(const ts_request *req, ts_response *resp)
+{
+    if (ts_field_validation_of(req) != TS_FV_STRICT)
+        return 0;
+    char *yerr = NULL;
+    if (ts_yaml_duplicates(req->body, req->body_len, &yerr) != 0) {
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return -1;
+    }
+    if (!yerr)
+        return 0;
+    ts_respond_bad_request(resp, "error strict decoding YAML: error converting YAML to JSON: %s",
+                           yerr);
+    kr_free(yerr);
+    return -1;
+}
+
 static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config, ts_response *resp)
 {
     if (w->rt->sub) {
@@ -236,7 +257,7 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
         ts_respond_not_found(resp, w->rt->res, w->rt->name);
         return;
     }
-    if (check_result(w->rt, config, resp) != 0) {
+    if (apply_strict_yaml(w->req, resp) != 0 || check_result(w->rt, config, resp) != 0) {
         json_decref(config);
         return;
     }
@@ -341,9 +362,13 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     }
     json_t *out = NULL, *managed = NULL;
     if (check_patch_rv(rt, f, patch, existing, resp) == 0) {
-        if (f == KR_PATCH_APPLY)
+        if (f == KR_PATCH_APPLY) {
             out = server_side_apply(req, rt, existing, patch, &managed, resp);
-        else
+            if (out && apply_strict_yaml(req, resp) != 0) {
+                json_decref(out);
+                out = NULL;
+            }
+        } else
             out = apply_patch(rt->res, rt->name, f, existing, patch, resp);
     }
     w.managed = managed;
