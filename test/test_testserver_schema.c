@@ -1347,6 +1347,59 @@ START_TEST(yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does)
 }
 END_TEST
 
+/* kube-apiserver's warnings go out as they are recorded: the decoder's
+ * (unknown fields, keys twice) are in the headers of a request that then
+ * fails, on an existing name (409), a missing object (404) or a stale
+ * resourceVersion (409; a patch's is met after the patch is applied and
+ * decoded, so under Strict its 422 comes first). */
+START_TEST(strict_decoding_warnings_stay_on_requests_that_then_fail)
+{
+    static const char body[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+        "\"%s\"%s},\"bogus\":1}";
+    static const char warned[] = "299 - \"unknown field \\\"bogus\\\"\"\n";
+    char *b = kr_asprintf(body, "wf", "");
+    json_decref(create_ok(CMS, "application/json", b));
+    tc_response r;
+    request("POST", CMS, "application/json", b, &r);
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(r.warnings, warned);
+    tc_free(&r);
+    kr_free(b);
+    b = kr_asprintf(body, "nope", "");
+    request("PUT", CMS "/nope", "application/json", b, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(r.warnings, warned);
+    tc_free(&r);
+    kr_free(b);
+    b = kr_asprintf(body, "wf", ",\"resourceVersion\":\"1\"");
+    request("PUT", CMS "/wf", "application/json", b, &r);
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(r.warnings, warned);
+    tc_free(&r);
+    kr_free(b);
+    static const char patch[] = "{\"metadata\":{\"resourceVersion\":\"1\"},\"a\":1,\"a\":2}";
+    request("PATCH", CMS "/wf", "application/merge-patch+json", patch, &r);
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(r.warnings, "299 - \"duplicate field \\\"a\\\"\"\n"
+                                 "299 - \"unknown field \\\"a\\\"\"\n");
+    tc_free(&r);
+    request("PATCH", CMS "/wf?fieldValidation=Strict", "application/merge-patch+json", patch, &r);
+    ck_assert_int_eq(r.status, 422);
+    static const char tail[] =
+        "\": strict decoding error: duplicate field \"a\", unknown field \"a\"";
+    size_t n = strlen(message(&r));
+    ck_assert_msg(n > strlen(tail) && strcmp(message(&r) + n - strlen(tail), tail) == 0, "%s",
+                  message(&r));
+    tc_free(&r);
+    /* a missing object is not patched: nothing is decoded, nothing warned */
+    request("PATCH", CMS "/nope", "application/merge-patch+json", patch, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+}
+END_TEST
+
 /* Strict decoding errors are the decoder's: a 400 before anything looks
  * at the object, so before an existing name's 409 or a missing one's 404
  * (kubectl create -f and replace -f send fieldValidation=Strict). */
@@ -2104,6 +2157,7 @@ int main(void)
                             patches_with_duplicate_keys_are_reported_as_field_validation_asks,
                             json_patch_operations_are_decoded_strictly,
                             yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does,
+                            strict_decoding_warnings_stay_on_requests_that_then_fail,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

@@ -2235,9 +2235,10 @@ static void warn_strict(const json_t *errs, ts_response *resp)
     json_array_foreach(errs, i, p) ts_response_warn(resp, json_string_value(p));
 }
 
-int ts_schema_strict(const ts_write *w, const json_t *obj, ts_response *resp)
+int ts_schema_strict(const ts_write *w, const json_t *obj, const json_t *patched, ts_response *resp)
 {
-    if (ts_field_validation_of(w->req) != TS_FV_STRICT)
+    ts_field_validation fv = ts_field_validation_of(w->req);
+    if (fv == TS_FV_IGNORE)
         return 0;
     json_t *copy = json_deep_copy(obj);
     sc_walk walk = {.unknown = json_array()};
@@ -2246,12 +2247,14 @@ int ts_schema_strict(const ts_write *w, const json_t *obj, ts_response *resp)
     if (!copy || !walk.unknown) {
         rc = KR_ENOMEM;
     } else {
-        prune_unknown(w->rt->res, copy, true, &walk);
+        prune_unknown(w->rt->res, copy, false, &walk); /* as the endpoint's version */
         errs = walk.oom ? NULL : strict_errors(w, walk.unknown);
         if (!errs)
             rc = KR_ENOMEM;
-        else if (json_array_size(errs) > 0)
-            rc = respond_strict(w, NULL, errs, resp);
+        else if (json_array_size(errs) > 0 && fv == TS_FV_STRICT)
+            rc = respond_strict(w, patched, errs, resp);
+        else
+            warn_strict(errs, resp);
     }
     json_decref(errs);
     json_decref(copy);
@@ -2350,8 +2353,9 @@ int ts_schema_admit(const ts_write *w, json_t *obj, const json_t *meta, ts_respo
         rc = KR_ENOMEM;
         goto out;
     }
-    json_t *errs = fv == TS_FV_IGNORE ? NULL : strict_errors(w, walk.unknown);
-    if (fv != TS_FV_IGNORE && !errs)
+    /* the decoder's errors, unless ts_schema_strict met them already */
+    json_t *errs = fv == TS_FV_IGNORE || w->strict_done ? NULL : strict_errors(w, walk.unknown);
+    if (fv != TS_FV_IGNORE && !w->strict_done && !errs)
         rc = KR_ENOMEM;
     else if (json_array_size(errs) > 0 && fv == TS_FV_STRICT)
         rc = respond_strict(w, before, errs, resp);

@@ -671,6 +671,7 @@ typedef struct ts_write {
     /* strict decoding errors met before the object's (texts, in order):
      * a JSON patch's operations' (ts_json_patch_strict); or NULL */
     const json_t *strict_first;
+    bool strict_done; /* ts_schema_strict reported the decoder's errors */
 } ts_write;
 /* What a /status write takes from the stored object besides spec, as the
  * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
@@ -790,11 +791,16 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
  * <Kind>") or, for a patch, a 422 on the field "patch"; KR_ENOMEM. Custom
  * resources pass: their schema is checked at admission. */
 int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
-/* A POST's or PUT's body under fieldValidation=Strict: its strict decoding
- * errors (duplicate keys, unknown fields) are the decoder's 400, answered
- * before anything looks at the object (an existing name, a missing one).
- * 0, or non-zero with resp filled. */
-int ts_schema_strict(const ts_write *w, const json_t *obj, ts_response *resp);
+/* A POST's or PUT's body, or a patch's result, as the decoder meets it:
+ * its strict decoding errors (duplicate keys, unknown fields) are under
+ * fieldValidation=Strict the decoder's 400 (a patch's 422, showing
+ * `patched`), under Warn warnings, both before anything looks at the
+ * object (an existing name, a missing one, a stale resourceVersion): a
+ * request that then fails still carries them, as kube-apiserver's do.
+ * The caller then sets the write's strict_done. 0, or non-zero with resp
+ * filled. */
+int ts_schema_strict(const ts_write *w, const json_t *obj, const json_t *patched,
+                     ts_response *resp);
 /* Whether `s` is of strfmt's format `format` (its name without dashes),
  * for email, hostname, uri, mac, duration, uuid, uuid3, uuid4 and uuid5
  * (strfmt.c): 1 or 0; -1 for another format. */

@@ -184,19 +184,29 @@ static json_t *apply_patch(const ts_resource *res, const char *name, kr_patch_fo
 }
 
 /* metadata.resourceVersion in a merge or strategic patch is a precondition. */
-static int check_patch_rv(const ts_route *rt, kr_patch_format f, const json_t *patch,
-                          const json_t *existing, ts_response *resp)
+static bool patch_rv_stale(kr_patch_format f, const json_t *patch, const json_t *existing)
 {
     if (f == KR_PATCH_JSON)
-        return 0;
+        return false;
     const char *want =
         json_string_value(json_object_get(json_object_get(patch, "metadata"), "resourceVersion"));
     const char *have = ts_meta_str(existing, "resourceVersion");
-    if (!want || (have && strcmp(want, have) == 0))
-        return 0;
+    return want && !(have && strcmp(want, have) == 0);
+}
+
+static void respond_patch_conflict(const ts_route *rt, ts_response *resp)
+{
     ts_respond_conflict(resp, rt->res, rt->name,
                         "the object has been modified; please apply your changes to the latest "
                         "version and try again");
+}
+
+static int check_patch_rv(const ts_route *rt, kr_patch_format f, const json_t *patch,
+                          const json_t *existing, ts_response *resp)
+{
+    if (!patch_rv_stale(f, patch, existing))
+        return 0;
+    respond_patch_conflict(rt, resp);
     return -1;
 }
 
@@ -361,15 +371,23 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         return;
     }
     json_t *out = NULL, *managed = NULL;
-    if (check_patch_rv(rt, f, patch, existing, resp) == 0) {
-        if (f == KR_PATCH_APPLY) {
+    if (f == KR_PATCH_APPLY) {
+        if (check_patch_rv(rt, f, patch, existing, resp) == 0) {
             out = server_side_apply(req, rt, existing, patch, &managed, resp);
             if (out && apply_strict_yaml(req, resp) != 0) {
                 json_decref(out);
                 out = NULL;
             }
-        } else
-            out = apply_patch(rt->res, rt->name, f, existing, patch, resp);
+        }
+    } else if ((out = apply_patch(rt->res, rt->name, f, existing, patch, resp)) &&
+               patch_rv_stale(f, patch, existing)) {
+        /* a stale resourceVersion is the storage's conflict, met after the
+         * patch was applied and decoded: the strict decoding errors (under
+         * Strict the patch's 422) come first */
+        if (ts_schema_strict(&w, out, out, resp) == 0)
+            respond_patch_conflict(rt, resp);
+        json_decref(out);
+        out = NULL;
     }
     w.managed = managed;
     if (out && check_result(rt, out, resp) == 0 && ts_schema_decode(&w, out, resp) == 0)

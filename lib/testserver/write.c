@@ -1367,10 +1367,12 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     json_t *obj = ts_read_object(req, rt, &wrong_kind, &dups, resp);
     w.wrong_kind = wrong_kind;
     w.dups = dups;
-    if (obj && (ts_schema_decode(&w, obj, resp) != 0 || ts_schema_strict(&w, obj, resp) != 0)) {
+    if (obj &&
+        (ts_schema_decode(&w, obj, resp) != 0 || ts_schema_strict(&w, obj, NULL, resp) != 0)) {
         json_decref(obj);
         obj = NULL;
     }
+    w.strict_done = true;
     if (obj)
         ts_commit_create(ts, &w, obj, resp);
     kr_free(wrong_kind);
@@ -1390,8 +1392,10 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     w.dups = dups;
     ts_obj *cur = NULL;
     json_t *existing = NULL;
-    if (!obj || ts_schema_decode(&w, obj, resp) != 0 || ts_schema_strict(&w, obj, resp) != 0 ||
-        ts_check_name(rt, obj, resp) != 0) {
+    bool answered =
+        !obj || ts_schema_decode(&w, obj, resp) != 0 || ts_schema_strict(&w, obj, NULL, resp) != 0;
+    w.strict_done = true;
+    if (answered || ts_check_name(rt, obj, resp) != 0) {
         /* answered */
     } else if (!(cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name))) {
         ts_respond_not_found(resp, rt->res, rt->name);
