@@ -1144,15 +1144,18 @@ START_TEST(integers_beyond_int64_are_read_as_go_reads_them)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cm, "data"), "k")),
                      "99999999999999999999 \" 1");
     json_decref(cm);
-    json_t *w = create_ok(WIDGETS, "application/json",
-                          "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
-                          "{\"name\":\"big\"},\"spec\":{\"image\":\"web\",\"extra\":{\"n\":"
-                          "99999999999999999999,\"m\":[-99999999999999999999]}}}");
-    json_t *extra = json_object_get(json_object_get(w, "spec"), "extra");
-    ck_assert(json_is_real(json_object_get(extra, "n")));
-    ck_assert(json_real_value(json_object_get(extra, "n")) == 1e20);
-    ck_assert(json_real_value(json_array_get(json_object_get(extra, "m"), 0)) == -1e20);
-    json_decref(w);
+    /* written back as Go writes a float64: 1e20 as 100000000000000000000 */
+    tc_response r;
+    request("POST", WIDGETS, "application/json",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+            "{\"name\":\"big\"},\"spec\":{\"image\":\"web\",\"extra\":{\"n\":"
+            "99999999999999999999,\"m\":[-99999999999999999999]}}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_msg(strstr(r.body, "\"extra\":{\"n\":100000000000000000000,\"m\":["
+                                 "-100000000000000000000]}") != NULL,
+                  "%s", r.body);
+    tc_free(&r);
 }
 END_TEST
 
@@ -1396,6 +1399,30 @@ START_TEST(strict_decoding_warnings_stay_on_requests_that_then_fail)
     request("PATCH", CMS "/nope", "application/merge-patch+json", patch, &r);
     ck_assert_int_eq(r.status, 404);
     ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+}
+END_TEST
+
+/* A float64 is written as Go's encoding/json writes it: the shortest
+ * digits that read back, a whole one without a fraction (so a Go client
+ * reads 2.0 into an int64), an exponent from 1e21 and below 1e-6. */
+START_TEST(floats_are_written_as_go_writes_them)
+{
+    static const char want[] = "\"extra\":{\"a\":0.1,\"b\":2,\"c\":1e+21,\"d\":1e-7,\"e\":[-1.5,"
+                               "123456789012345680000],\"f\":0.000001}";
+    tc_response r;
+    post("", "fl",
+         "{\"image\":\"web\",\"extra\":{\"a\":0.1,\"b\":2.0,\"c\":1e21,\"d\":1e-7,"
+         "\"e\":[-1.5,1.2345678901234568e20],\"f\":1e-6}}",
+         &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
+    tc_free(&r);
+    request("GET", WIDGETS "/fl", NULL, NULL, &r);
+    ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
+    tc_free(&r);
+    request("GET", WIDGETS, NULL, NULL, &r);
+    ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
     tc_free(&r);
 }
 END_TEST
@@ -2158,6 +2185,7 @@ int main(void)
                             json_patch_operations_are_decoded_strictly,
                             yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does,
                             strict_decoding_warnings_stay_on_requests_that_then_fail,
+                            floats_are_written_as_go_writes_them,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

@@ -424,7 +424,19 @@ static void shortest_float(char *out, size_t size, double d, int lo, int hi)
     if (exp < lo || exp >= hi)
         return;
     int decimals = prec - 1 - exp;
-    snprintf(out, size, "%.*f", decimals > 0 ? decimals : 0, d);
+    if (decimals >= 0) {
+        snprintf(out, size, "%.*f", decimals, d);
+        return;
+    }
+    /* the shortest digits, then zeros (1.2345678901234568e20 is
+     * 123456789012345680000, not the float's exact 123456789012345683968) */
+    char digits[32];
+    size_t n = 0;
+    for (const char *p = out; *p && *p != 'e' && n + 1 < sizeof(digits); p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    digits[n] = '\0';
+    snprintf(out, size, "%s%0*d", digits, -decimals, 0);
 }
 
 /* A float64 as fmt's %v writes it: strconv's shortest %g, whose %e form

@@ -399,6 +399,9 @@ const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len)
 const char *ts_event_text(const ts_event *ev, size_t *len);
 /* Append obj's compact JSON to buf: 0 or KR_ENOMEM (buf then partial). */
 int ts_dump_into(kr_buf *buf, const json_t *obj);
+/* obj's compact JSON as ts_dump_into writes it (floats as Go writes them),
+ * a new string (kr_free), or NULL when out of memory. */
+char *ts_dump_text(const json_t *obj);
 
 /* LIST snapshots (snapshot.c). */
 typedef struct ts_snapshot {

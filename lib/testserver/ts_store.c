@@ -104,9 +104,93 @@ static int append_chunk(const char *buffer, size_t size, void *data)
     return kr_buf_append(data, buffer, size) == 0 ? 0 : -1;
 }
 
+static bool has_real(const json_t *v)
+{
+    const char *k;
+    size_t i;
+    json_t *x;
+    if (json_is_real(v))
+        return true;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (has_real(x))
+                return true;
+        }
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (has_real(x))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Compact JSON as jansson prints it, but a float64 as Go's encoding/json
+ * writes it (0.1, 2, 1e+21, 1e-7), where jansson writes 17 digits and a
+ * whole one with ".0" (0.10000000000000001, 2.0, 1e21): what a Go client
+ * decodes into an int64 must be written as an integer. */
+static int dump_go(kr_buf *buf, const json_t *v, int depth)
+{
+    if (depth > 2048)
+        return KR_ENOMEM;
+    const char *k;
+    size_t i;
+    json_t *x;
+    int rc = 0;
+    if (json_is_real(v)) {
+        ts_json_number(buf, v);
+        return buf->data ? 0 : KR_ENOMEM;
+    }
+    if (json_is_object(v)) {
+        rc = kr_buf_append(buf, "{", 1);
+        i = 0;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            json_t *key = json_string(k);
+            if (rc == 0 && i++ > 0)
+                rc = kr_buf_append(buf, ",", 1);
+            if (rc == 0)
+                rc = key ? ts_dump_into(buf, key) : KR_ENOMEM;
+            json_decref(key);
+            if (rc == 0)
+                rc = kr_buf_append(buf, ":", 1);
+            if (rc == 0)
+                rc = dump_go(buf, x, depth + 1);
+        }
+        return rc == 0 ? kr_buf_append(buf, "}", 1) : rc;
+    }
+    if (json_is_array(v)) {
+        rc = kr_buf_append(buf, "[", 1);
+        json_array_foreach(v, i, x)
+        {
+            if (rc == 0 && i > 0)
+                rc = kr_buf_append(buf, ",", 1);
+            if (rc == 0)
+                rc = dump_go(buf, x, depth + 1);
+        }
+        return rc == 0 ? kr_buf_append(buf, "]", 1) : rc;
+    }
+    return ts_dump_into(buf, v);
+}
+
+char *ts_dump_text(const json_t *obj)
+{
+    kr_buf buf = {0};
+    if (ts_dump_into(&buf, obj) != 0 || kr_buf_append(&buf, "", 0) != 0) {
+        kr_buf_free(&buf);
+        return NULL;
+    }
+    return buf.data;
+}
+
 int ts_dump_into(kr_buf *buf, const json_t *obj)
 {
-    if (!obj || json_dump_callback(obj, append_chunk, buf, JSON_COMPACT) != 0)
+    if (obj && has_real(obj))
+        return dump_go(buf, obj, 0) == 0 ? 0 : KR_ENOMEM;
+    if (!obj || json_dump_callback(obj, append_chunk, buf, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
         return KR_ENOMEM;
     return 0;
 }

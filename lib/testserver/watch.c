@@ -114,11 +114,11 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     if (!w->versioned || (av && strcmp(av, w->api_version) == 0))
         return false;
     json_t *copy = w->to_served ? w->to_served(obj) : ts_with_api_version(obj, w->api_version);
-    char *text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+    char *text = copy ? ts_dump_text(copy) : NULL;
     json_decref(copy);
     *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
     *len = *line ? strlen(*line) : 0;
-    kr_json_text_free(text);
+    kr_free(text);
     return true;
 }
 
@@ -133,11 +133,11 @@ static char *watcher_line(const ts_watch *w, const char *type, const json_t *obj
     if (!w->partial && versioned_line(w, type, obj, &line, len))
         return line;
     json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
-    char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
+    char *text = ts_dump_text(w->partial ? partial : obj);
     json_decref(partial);
     line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
     *len = line ? strlen(line) : 0;
-    kr_json_text_free(text);
+    kr_free(text);
     return line;
 }
 
