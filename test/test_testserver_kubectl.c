@@ -1049,6 +1049,38 @@ START_TEST(kubectl_drain_evicts_within_the_disruption_budget)
 }
 END_TEST
 
+/* A create meets the storage after the strategy validated it and warned:
+ * a taken name with an invalid object is the 422, and a taken name keeps
+ * the strategy's warnings before the 409, as kubectl shows them. */
+START_TEST(kubectl_create_of_a_taken_name_is_validated_and_warned_first)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_write_file(dir, "pod.yaml",
+                       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  namespace: demo\n"
+                       "spec:\n  containers:\n  - name: c\n    image: nginx\n"
+                       "    ports: [{containerPort: 80}, {containerPort: 80}]\n");
+    static const char warning[] = "Warning: spec.containers[0].ports[1]: duplicate port definition "
+                                  "with spec.containers[0].ports[0]\n";
+    char want[512];
+    snprintf(want, sizeof(want), "%spod/p1 created\n", warning);
+    expect("create -f pod.yaml", want);
+    snprintf(want, sizeof(want),
+             "%sError from server (AlreadyExists): error when creating \"pod.yaml\": pods \"p1\" "
+             "already exists\n",
+             warning);
+    expect("create -f pod.yaml", want);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
+    expect("create -f cm.yaml", "configmap/app created\n");
+    kr_test_write_file(dir, "bad.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                       "  namespace: demo\ndata:\n  \"bad key\": \"1\"\n");
+    expect("create -f bad.yaml",
+           "The ConfigMap \"app\" is invalid: data[bad key]: Invalid value: \"bad key\": a valid "
+           "config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+           "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')\n");
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_have_program("kubectl"))
@@ -1072,6 +1104,7 @@ int main(void)
                             kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,
                             kubectl_drain_evicts_within_the_disruption_budget,
+                            kubectl_create_of_a_taken_name_is_validated_and_warned_first,
                             NULL};
     return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

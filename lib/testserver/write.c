@@ -333,6 +333,17 @@ static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
  * which reaches the client as a 500 without a reason; a dry run never
  * gets there (DryRunnableStorage), and text that is no number is not
  * looked at. */
+/* The storage's create, after the strategy validated the object and
+ * warned: a resourceVersion set is a 500, a name taken a 409 (so an
+ * invalid object with a taken name is a 422, and a taken name still gets
+ * the strategy's warnings, as kube-apiserver's do). */
+static bool name_taken(const ts_write *w, const json_t *md)
+{
+    const ts_resource *res = w->rt->res;
+    const char *name = json_string_value(json_object_get(md, "name"));
+    return name && ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name);
+}
+
 static int storage_admits(const ts_write *w, const json_t *md, ts_response *resp)
 {
     const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
@@ -357,12 +368,11 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     const char *name = json_string_value(json_object_get(md, "name"));
     /* the metadata's problems are the head of the kind's validation,
      * listed with its spec's (after admission's namespace checks); only
-     * its shape is refused here, and its problems are known, so that a
-     * name taken does not hide them (storage comes after validation) */
+     * its shape is refused here (a name taken is the storage's, after
+     * validation: name_taken) */
     json_t *meta = meta_problems(res, obj, true, &rc, resp);
     if (!meta)
         return rc ? rc : KR_ENOMEM;
-    bool invalid = json_array_size(meta) > 0;
     /* the kinds validated here list the metadata's problems with their
      * own (ValidateCustomResourceDefinition, ValidateAPIService) */
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions")) {
@@ -383,10 +393,6 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     if (res->namespaced && ts_namespace_terminating(ts, w->rt->ns)) {
         respond_ns_terminating(resp, res, name, w->rt->ns);
         return KR_EFORBIDDEN;
-    }
-    if (!invalid && ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name)) {
-        respond_already_exists(resp, res, name, json_object_get(md, "generateName") != NULL);
-        return KR_EEXIST;
     }
     return 0;
 }
@@ -648,6 +654,15 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, meta,
                               NULL, resp);
     json_decref(meta);
+    if (rc == 0 && name_taken(w, md)) {
+        ts_warn_write(res, NULL, obj, resp);
+        rc = storage_admits(w, md, resp);
+        if (rc == 0) {
+            respond_already_exists(resp, res, json_string_value(json_object_get(md, "name")),
+                                   json_object_get(md, "generateName") != NULL);
+            rc = KR_EEXIST;
+        }
+    }
     if (rc == 0) {
         ts_default_stored(res, obj);
         rc = crd_hook(ts, w, &obj);
