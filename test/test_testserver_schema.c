@@ -1427,6 +1427,30 @@ START_TEST(floats_are_written_as_go_writes_them)
 }
 END_TEST
 
+/* encoding/json's UnmarshalTypeError shows a number as the body wrote it:
+ * `number 1e3`, `number 1.50`, `number 99999999999999999999`, wherever
+ * it is. */
+START_TEST(numbers_in_decoding_errors_are_shown_as_written)
+{
+    static const char *const written[] = {"1e3", "1.50", "1E+2", "8.5e1", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+        char *body = kr_asprintf(
+            "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"n\", \"labels\": "
+            "{\"a\":\"}\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"ports\":"
+            "[{\"containerPort\":80},{\"name\":\"p\",\"containerPort\": %s }]}]}}",
+            written[i]);
+        char *want = kr_asprintf("Pod in version \"v1\" cannot be handled as a Pod: json: cannot "
+                                 "unmarshal number %s into Go struct field "
+                                 "ContainerPort.spec.containers.ports.containerPort of type int32",
+                                 written[i]);
+        expect_refused("POST", "/api/v1/namespaces/default/pods", "application/json", body, 400,
+                       want);
+        kr_free(want);
+        kr_free(body);
+    }
+}
+END_TEST
+
 /* Strict decoding errors are the decoder's: a 400 before anything looks
  * at the object, so before an existing name's 409 or a missing one's 404
  * (kubectl create -f and replace -f send fieldValidation=Strict). */
@@ -2186,6 +2210,7 @@ int main(void)
                             yaml_bodies_with_duplicate_keys_are_decoded_as_go_yaml_does,
                             strict_decoding_warnings_stay_on_requests_that_then_fail,
                             floats_are_written_as_go_writes_them,
+                            numbers_in_decoding_errors_are_shown_as_written,
                             strict_decoding_errors_come_before_the_store_is_looked_at,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

@@ -44,6 +44,10 @@ typedef struct gt_walk {
     kr_buf fields; /* encoding/json's field stack: "spec.containers.ports" */
     kr_buf err; /* the first error; empty while there is none */
     bool oom;
+    /* the JSON text the object was parsed from, or NULL */
+    const char *text;
+    size_t text_len;
+    const json_t *root;
 } gt_walk;
 
 static bool failed(const gt_walk *w)
@@ -239,12 +243,81 @@ static const char *const json_kinds[] = {
     [JSON_FALSE] = "bool",     [JSON_NULL] = "null",
 };
 
-/* A number as its JSON text most likely read (the text itself is gone):
- * 80.0 for a whole float within int64, else as encoding/json writes it
- * (an integer beyond int64, read as a float, as kubectl sends it again:
- * 100000000000000000000). */
-static void number_literal(kr_buf *b, const json_t *v)
+/* The text at s[*i] of the JSON value `node` (parsed from it, keys in
+ * structure): whether it holds `v`, *at and *len then its number's text.
+ * False when the two part ways. */
+static bool literal_of(const char *s, size_t n, size_t *i, const json_t *node, const json_t *v,
+                       int depth, const char **at, size_t *len)
 {
+    while (*i < n && s[*i] && strchr(" \t\r\n", s[*i]))
+        (*i)++;
+    if (*i >= n || !node || depth > 512)
+        return false;
+    char c = s[*i];
+    if (c == '"') {
+        for ((*i)++; *i < n && s[*i] != '"'; (*i)++)
+            if (s[*i] == '\\')
+                (*i)++;
+        (*i)++;
+        return false;
+    }
+    if (c != '{' && c != '[') {
+        size_t start = *i;
+        while (*i < n && s[*i] && !strchr(",]} \t\r\n", s[*i]))
+            (*i)++;
+        if (node != v)
+            return false;
+        *at = s + start;
+        *len = *i - start;
+        return true;
+    }
+    if ((c == '{') != json_is_object(node) || (c == '[') != json_is_array(node))
+        return false;
+    (*i)++;
+    for (size_t idx = 0;; idx++) {
+        while (*i < n && s[*i] && strchr(" \t\r\n,", s[*i]))
+            (*i)++;
+        if (*i >= n)
+            return false;
+        if (s[*i] == '}' || s[*i] == ']') {
+            (*i)++; /* past its end, for the value after it */
+            return false;
+        }
+        const json_t *child;
+        if (c == '{') {
+            if (s[*i] != '"')
+                return false;
+            size_t key = ++*i; /* a key with an escape is given up on */
+            while (*i < n && s[*i] != '"' && s[*i] != '\\')
+                (*i)++;
+            if (*i >= n || s[*i] != '"')
+                return false;
+            child = json_object_getn(node, s + key, *i - key);
+            while (*i < n && s[*i] != ':')
+                (*i)++;
+            (*i)++;
+        } else {
+            child = json_array_get(node, idx);
+        }
+        if (!child)
+            return false;
+        if (literal_of(s, n, i, child, v, depth + 1, at, len))
+            return true;
+    }
+}
+
+/* A number as its JSON text read: the text itself when the walk has it,
+ * else its most likely form: 80.0 for a whole float within int64, else as
+ * encoding/json writes it (an integer beyond int64, read as a float, as
+ * kubectl sends it again: 100000000000000000000). */
+static void number_literal(const gt_walk *w, kr_buf *b, const json_t *v)
+{
+    const char *at = NULL;
+    size_t len = 0, i = 0;
+    if (w->text && literal_of(w->text, w->text_len, &i, w->root, v, 0, &at, &len)) {
+        kr_buf_append(b, at, len);
+        return;
+    }
     double d = json_number_value(v);
     if (json_is_real(v) && d == floor(d) && fabs(d) < 9223372036854775808.0)
         kr_buf_printf(b, "%.1f", d);
@@ -264,7 +337,7 @@ static void type_error(gt_walk *w, const json_t *v, bool with_literal, const ts_
     kr_buf_printf(&w->err, "json: cannot unmarshal %s", kind_of(json_kinds, v));
     if (with_literal) {
         kr_buf_append_str(&w->err, " ");
-        number_literal(&w->err, v);
+        number_literal(w, &w->err, v);
     }
     kr_buf_append_str(&w->err, " into Go struct field ");
     go_struct(&w->err, in, true);
@@ -720,9 +793,25 @@ static void omit_empty(json_t *x, const ts_pb_message *m)
     }
 }
 
+static int go_decode(gt_walk *wp, json_t *obj, const ts_pb_message *m, ts_go_decoder how,
+                     char **err);
+
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err)
 {
     gt_walk w = {0};
+    return go_decode(&w, obj, m, how, err);
+}
+
+int ts_go_decode_text(json_t *obj, const ts_pb_message *m, const char *text, size_t len, char **err)
+{
+    gt_walk w = {.text = text, .text_len = len, .root = obj};
+    return go_decode(&w, obj, m, TS_GO_JSON, err);
+}
+
+static int go_decode(gt_walk *wp, json_t *obj, const ts_pb_message *m, ts_go_decoder how,
+                     char **err)
+{
+    gt_walk w = *wp;
     *err = NULL;
     if (how == TS_GO_JSON)
         json_message(&w, obj, m);

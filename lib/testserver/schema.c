@@ -2212,7 +2212,11 @@ int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp)
     bool patch = strcmp(w->req->method, "PATCH") == 0;
     bool converted = w->applied || (patch && w->patch);
     char *err = NULL;
-    int rc = ts_go_decode(obj, m, converted ? TS_GO_UNSTRUCTURED : TS_GO_JSON, &err);
+    /* a create's or update's JSON body, as parsed (no key twice): its
+     * numbers' text for the decoder's errors */
+    bool text = !patch && !w->dups && w->req->body && ts_content_is_json(w->req);
+    int rc = text ? ts_go_decode_text(obj, m, w->req->body, w->req->body_len, &err)
+                  : ts_go_decode(obj, m, converted ? TS_GO_UNSTRUCTURED : TS_GO_JSON, &err);
     if (rc == 0 && err && w->applied) {
         /* the applied object, turned back into the Go type by the field
          * manager: an error without a status (500) */

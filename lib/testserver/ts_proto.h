@@ -119,6 +119,12 @@ typedef enum { TS_GO_JSON, TS_GO_UNSTRUCTURED } ts_go_decoder;
  * and the converter's integers are converted (a whole float, a value
  * wrapped to an int32). [any thread] */
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err);
+/* ts_go_decode of obj parsed from the JSON `text` (and as parsed): a
+ * number's error then shows the number as written
+ * (`number 1e3`, `number 1.50`), as encoding/json shows its literal.
+ * [any thread] */
+int ts_go_decode_text(json_t *obj, const ts_pb_message *m, const char *text, size_t len,
+                      char **err);
 
 /* A server-side apply configuration against m's type, as
  * structured-merge-diff validates it: each value of the wrong kind appends
