@@ -589,6 +589,57 @@ START_TEST(reports_nothing_found_as_kubectl_does)
 }
 END_TEST
 
+/* RESOURCE may name several types, comma-separated (`cm,secrets`), as
+ * kubectl reads it: each type's list in turn, or each NAME of each type;
+ * each type once; -w refused. */
+START_TEST(comma_separated_types_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    static const char secret[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s1\","
+        "\"namespace\":\"default\"},\"data\":{\"x\":\"eA==\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, secret, strlen(secret), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "comma-separated types");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "-o", "name", NULL}, 0,
+                      "configmap/a1\nsecret/s1\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"secrets,cm,secrets", "-oname", NULL}, 0,
+                      "secret/s1\nconfigmap/a1\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "a1", "s1", "-o", "name", NULL}, 1,
+                      "configmap/a1\nsecret/s1\n",
+                      "Error from server (NotFound): configmaps \"s1\" not found\n"
+                      "Error from server (NotFound): secrets \"a1\" not found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,ns", "-l", "app=kr", "-o", "name", NULL}, 0,
+                      "configmap/a1\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "-n", "nowhere", NULL}, 0, "",
+                      "No resources found in nowhere namespace.\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,ns", "-l", "x=y", NULL}, 0, "",
+                      "No resources found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,widgets", NULL}, 1, "",
+                      "error: the server doesn't have a resource type \"widgets\"\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,", NULL}, 1, "",
+                      "error: the server doesn't have a resource type \"\"\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets/a1", NULL}, 1, "",
+                      "error: arguments in resource/name form must have a single resource and "
+                      "name\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "-w", NULL}, 1, "",
+                      "error: you may only specify a single resource type\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "-A", "a1", NULL}, 1, "",
+                      "error: a resource cannot be retrieved by name across all namespaces\n");
+    json_t *list = parsed_as_kubectl(
+        kubeconfig, (const char *[]){"cm,secrets", "--chunk-size", "1", "-o", "json", NULL}, 0);
+    json_t *items = json_object_get(list, "items");
+    ck_assert_uint_eq(json_array_size(items), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "kind")),
+                     "Secret");
+    json_decref(list);
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -940,6 +991,7 @@ int main(void)
     tcase_add_test(tc, gets_several_names_as_kubectl_does);
     tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
+    tcase_add_test(tc, comma_separated_types_as_kubectl_does);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);

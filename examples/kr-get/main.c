@@ -6,13 +6,15 @@
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
- *          RESOURCE [NAME...] | TYPE/NAME...
+ *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
  * so do kubectl's refusals (a NAME with a selector, or with -A). Of several
  * objects named, those found print, then the errors of the others. With
  * one NAME, -w gets the object first, then watches it from its
- * resourceVersion. -A wins over -n. Usage errors exit 2. */
+ * resourceVersion. Several comma-separated types are each listed in turn
+ * (or each NAME of each one got), as kubectl does; -w takes one type only.
+ * -A wins over -n. Usage errors exit 2. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -60,7 +62,7 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o json|yaml|name] RESOURCE [NAME...] | TYPE/NAME...\n"
+            "              [-o json|yaml|name] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n");
     return status;
@@ -359,33 +361,76 @@ static int get_named(kr_client_t *client, const kr_resource_info *info, const ch
     return rc;
 }
 
-/* Several objects by name (TYPE/NAME arguments, or NAMEs of one RESOURCE):
- * each got in turn and printed, then the errors of those that failed, as
- * kubectl lists them. With -w, as kubectl: an error alone, else the
- * objects and the refusal to watch more than one. */
+static int keep_page(json_t *page, void *user)
+{
+    return json_array_extend(user, json_object_get(page, "items"));
+}
+
+/* The objects of `info` the selectors choose, in *items (a new array). */
+static int list_items(kr_client_t *client, const args *a, const kr_resource_info *info,
+                      json_t **items, kr_error_t *err)
+{
+    kr_list_opts lo = {
+        .label_selector = a->labels, .field_selector = a->fields, .limit = a->chunk_size};
+    const char *ns = namespace_of(client, a, info);
+    kr_gvr gvr = KR_GVR(info->group, info->version, info->resource);
+    *items = json_array();
+    if (!*items)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    int rc;
+    if (a->chunk_size > 0) {
+        rc = kr_client_list_pages(client, gvr, ns, &lo, keep_page, *items, err);
+    } else {
+        json_t *list = NULL;
+        rc = kr_client_list(client, gvr, ns, &lo, &list, err);
+        if (rc == 0)
+            keep_page(list, *items);
+        json_decref(list);
+    }
+    if (rc != 0)
+        word_list_error(err, info, a->labels, a->fields);
+    return rc;
+}
+
+/* Several targets (TYPE/NAME arguments, NAMEs of one RESOURCE or of each
+ * of RESOURCE's comma-separated types, or the lists of those types): each
+ * got in turn, then what was found printed in their order, then the errors
+ * of those that failed, as kubectl lists them. With -w, as kubectl: an
+ * error alone, else the objects and the refusal to watch more than one. */
 static int get_several(kr_client_t *client, const args *a, target *t, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (t[i].info.namespaced && a->all_namespaces) {
+        if (t[i].name && t[i].info.namespaced && a->all_namespaces) {
             fprintf(stderr,
                     "error: a resource cannot be retrieved by name across all namespaces\n");
             return 1;
         }
     }
     int failed = 0;
+    bool all_namespaced = !a->all_namespaces;
     for (int i = 0; i < n; i++) {
-        t[i].rc = get_named(client, &t[i].info, namespace_of(client, a, &t[i].info), t[i].name,
-                            &t[i].obj, &t[i].err);
+        all_namespaced = all_namespaced && t[i].info.namespaced;
+        if (t[i].name)
+            t[i].rc = get_named(client, &t[i].info, namespace_of(client, a, &t[i].info), t[i].name,
+                                &t[i].obj, &t[i].err);
+        else
+            t[i].rc = list_items(client, a, &t[i].info, &t[i].obj, &t[i].err);
         failed += t[i].rc != 0;
         if (t[i].rc != 0 && t[i].err.code == KR_ECONNECT)
             return fail(&t[i].err); /* no server: said once, as kubectl */
     }
     for (int i = 0; i < n && !(a->watch && failed); i++) {
-        if (t[i].rc == 0)
+        size_t j;
+        json_t *item;
+        if (t[i].rc == 0 && t[i].name)
             print_object(t[i].obj, &t[i].info);
+        else if (t[i].rc == 0)
+            json_array_foreach(t[i].obj, j, item) print_object(item, &t[i].info);
     }
-    if (collected)
-        print_collected(false, NULL);
+    /* Nothing found and no error: said as kubectl says it, in the namespace
+     * when every type is namespaced and -A was not given. */
+    if (collected || !failed)
+        print_collected(false, all_namespaced ? namespace_of(client, a, &t[0].info) : NULL);
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         if (t[i].rc != 0)
@@ -700,10 +745,31 @@ static int parse_args(int argc, char **argv, args *a)
     return 0;
 }
 
+/* RESOURCE's comma-separated types (`cm,secrets`), each once, in their
+ * order, as kubectl splits them; an empty one stays (and is not found). The
+ * types are cut in place; returns their number. */
+static int split_types(char *resource, char **types, int max)
+{
+    int n = 0;
+    for (char *part = resource, *next; part; part = next) {
+        next = strchr(part, ',');
+        if (next)
+            *next++ = '\0';
+        bool seen = false;
+        for (int i = 0; i < n && !seen; i++)
+            seen = strcmp(types[i], part) == 0;
+        if (!seen && n < max)
+            types[n++] = part;
+    }
+    return n;
+}
+
 /* The arguments as kubectl's builder reads them: all TYPE/NAME, or
- * RESOURCE and its NAMEs (none: the list). Returns the number of named
- * objects in *t (0: RESOURCE's list), or -1 after kubectl's error. */
-static int targets_of(const args *a, target **t)
+ * RESOURCE[,RESOURCE...] and NAMEs, each NAME of each type in turn (no
+ * NAME: each type's list, a target without a name). Returns the number of
+ * targets in *t, or -1 after kubectl's error; *types is the number of
+ * types RESOURCE named (1 with TYPE/NAME arguments). */
+static int targets_of(const args *a, target **t, int *types)
 {
     int slashes = 0;
     for (int i = 0; i < a->nwords; i++)
@@ -715,30 +781,36 @@ static int targets_of(const args *a, target **t)
                         "resource/<resource_name>'\n");
         return -1;
     }
-    int n = slashes ? a->nwords : a->nwords - 1;
-    *t = calloc(n ? (size_t)n : 1, sizeof(**t));
+    char *type_of[64];
+    *types = 1;
+    if (!slashes)
+        *types = split_types(a->words[0], type_of, (int)(sizeof(type_of) / sizeof(type_of[0])));
+    int names = a->nwords - 1;
+    int n = slashes ? a->nwords : *types * (names ? names : 1);
+    *t = calloc((size_t)n, sizeof(**t));
     if (!*t) {
         fprintf(stderr, "error: out of memory\n");
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        if (!slashes) {
-            (*t)[i].type = a->words[0];
-            (*t)[i].name = a->words[i + 1];
-            continue;
-        }
+    for (int i = 0; i < n && !slashes; i++) {
+        (*t)[i].type = type_of[names ? i / names : i];
+        (*t)[i].name = names ? a->words[1 + i % names] : NULL;
+    }
+    for (int i = 0; i < n && slashes; i++) {
         char *word = a->words[i], *slash = strchr(word, '/');
         if (strchr(slash + 1, '/')) {
             fprintf(stderr, "error: arguments in resource/name form may not have more than one "
                             "slash\n");
             return -1;
         }
-        if (slash == word || !slash[1]) {
+        *slash = '\0';
+        char copy[256], *one[2];
+        snprintf(copy, sizeof(copy), "%s", word);
+        if (slash == word || !slash[1] || split_types(copy, one, 2) != 1) {
             fprintf(stderr, "error: arguments in resource/name form must have a single resource "
                             "and name\n");
             return -1;
         }
-        *slash = '\0';
         (*t)[i].type = word;
         (*t)[i].name = slash + 1;
     }
@@ -768,13 +840,19 @@ int main(int argc, char **argv)
         return 1;
     }
     target *t = NULL;
-    int n = targets_of(&a, &t);
+    int types = 1;
+    int n = targets_of(&a, &t, &types);
     if (n < 0) {
         free(t);
         return 1;
     }
-    a.resource = n ? t[0].type : a.words[0];
-    a.name = n ? t[0].name : NULL;
+    if (a.watch && types > 1) {
+        fprintf(stderr, "error: you may only specify a single resource type\n");
+        free(t);
+        return 1;
+    }
+    a.resource = t[0].type;
+    a.name = t[0].name;
     /* The connection: a kubeconfig (or in-cluster), as kubectl finds it,
      * with the command line's overrides; or just --server. */
     kr_logger logger = {.cb = log_to_stderr, .max_level = KR_LOG_WARN};
@@ -823,14 +901,12 @@ int main(int argc, char **argv)
         status = fail(&err);
         goto out;
     }
-    kr_resource_info info;
-    for (int i = 0; i < (n ? n : 1); i++) {
-        const char *type = n ? t[i].type : a.resource;
-        if (!type[0]) { /* no such resource, in kubectl's words */
+    for (int i = 0; i < n; i++) {
+        if (!t[i].type[0]) { /* no such resource, in kubectl's words */
             fprintf(stderr, "error: the server doesn't have a resource type \"\"\n");
             goto out;
         }
-        if (kr_client_resolve(client, type, n ? &t[i].info : &info, &err) != 0) {
+        if (kr_client_resolve(client, t[i].type, &t[i].info, &err) != 0) {
             status = fail(&err);
             goto out;
         }
@@ -840,7 +916,7 @@ int main(int argc, char **argv)
     if (n > 1)
         status = get_several(client, &a, t, n);
     else
-        status = get(client, &a, n ? &t[0].info : &info);
+        status = get(client, &a, &t[0].info);
 out:
     json_decref(collected);
     for (int i = 0; i < n; i++)
