@@ -144,7 +144,7 @@ START_TEST(lists_as_json_lines_matching_kubectl)
     char bin[512];
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
     char *argv[] = {bin,      "--kubeconfig", kubeconfig, "--chunk-size", "3", "-l",
-                    "app=kr", "cm",           NULL};
+                    "app=kr", "-o",           "jsonl",    "cm",           NULL};
     child c;
     spawn(&c, argv, false);
     json_t *ours = json_array();
@@ -210,7 +210,8 @@ START_TEST(prints_yaml_as_kubectl_does)
     const char *yaml_argv[] = {bin,      "--kubeconfig", kubeconfig, "cm", "-l",
                                "app=kr", "-o",           "yaml",     NULL};
     ck_assert_int_eq(kr_test_proc_run(yaml_argv, out, sizeof(out), 30000), 0);
-    const char *json_argv[] = {bin, "--kubeconfig", kubeconfig, "cm", "-l", "app=kr", NULL};
+    const char *json_argv[] = {bin,      "--kubeconfig", kubeconfig, "cm", "-l",
+                               "app=kr", "-o",           "jsonl",    NULL};
     ck_assert_int_eq(kr_test_proc_run(json_argv, lines, sizeof(lines), 30000), 0);
     json_t *list = NULL;
     ck_assert_msg(kr_yaml_parse(out, strlen(out), &list, &err) == 0, "%s", err.message);
@@ -253,7 +254,7 @@ START_TEST(prints_yaml_as_kubectl_does)
     const char *bad[] = {bin, "--kubeconfig", kubeconfig, "cm", "-o", "xml", NULL};
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
     ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
-                                      "\"xml\", allowed formats are: json,name,yaml"));
+                                      "\"xml\", allowed formats are: json,jsonl,name,yaml"));
     kr_testserver_free(ts);
 }
 END_TEST
@@ -640,6 +641,195 @@ START_TEST(comma_separated_types_as_kubectl_does)
 }
 END_TEST
 
+/* `text` with each age cell (a word of digits and "s", as objects made by
+ * the test are seconds old) and the spaces after it as "<age>" and one
+ * space: two runs a second apart print the same. In place (`size` bytes). */
+static void mask_ages(char *text, size_t size)
+{
+    char *out = malloc(strlen(text) * 3 + 1), *w = out;
+    ck_assert_ptr_nonnull(out);
+    for (const char *r = text; *r;) {
+        size_t digits = strspn(r, "0123456789");
+        bool word_start = r == text || r[-1] == ' ';
+        if (word_start && digits && r[digits] == 's' &&
+            (r[digits + 1] == ' ' || r[digits + 1] == '\n' || !r[digits + 1])) {
+            r += digits + 1;
+            bool spaces = *r == ' ';
+            r += strspn(r, " ");
+            w += sprintf(w, "<age>%s", spaces && *r != '\n' && *r ? " " : "");
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    snprintf(text, size, "%s", out);
+    free(out);
+}
+
+/* `kr-get ARGS` prints `out` (ages masked) and `err` and exits with
+ * `status`; with kubectl there, `kubectl get ARGS` prints the same. */
+static void expect_table_as_kubectl(const char *kubeconfig, const char *const args[], int status,
+                                    const char *out, const char *err)
+{
+    const char *argv[24] = {"kr-get", "--kubeconfig", kubeconfig},
+               *kargv[24] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+    for (size_t i = 0; args[i]; i++)
+        argv[3 + i] = kargv[5 + i] = args[i];
+    static char got[65536], got_err[65536];
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && !kr_test_have_program("kubectl"))
+            break;
+        kr_test_proc_io io = {.err = got_err, .err_size = sizeof(got_err)};
+        ck_assert_int_eq(kr_test_proc_run_io(k ? kargv : argv, &io, got, sizeof(got), 60000),
+                         status);
+        char *copy = strdup(got);
+        ck_assert_ptr_nonnull(copy);
+        mask_ages(got, sizeof(got));
+        ck_assert_msg(strcmp(got, out) == 0, "%s printed:\n%s\nwant (ages masked):\n%s",
+                      k ? "kubectl" : "kr-get", copy, out);
+        free(copy);
+        ck_assert_str_eq(got_err, err);
+    }
+}
+
+/* The default output: the server's Tables as kubectl get prints them,
+ * byte for byte but the ages: columns aligned as Go's tabwriter aligns
+ * them, a table per resource with a blank line between, KIND/NAME when
+ * several kinds are asked for, a NAMESPACE column with -A; ConfigMaps,
+ * Secrets, Namespaces, Jobs and a CRD's additionalPrinterColumns. */
+START_TEST(prints_tables_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    static const char objects[] =
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a1, namespace: default}\n"
+        "data: {k: v, j: w}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a-longer-name, namespace: other}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s1, namespace: default}\n"
+        "type: Opaque\ndata: {x: eA==}\n---\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi, namespace: default}\n"
+        "spec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+        "      containers: [{name: pi, image: perl}]\n---\n"
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: widgets.example.com}\n"
+        "spec:\n  group: example.com\n  scope: Namespaced\n"
+        "  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n"
+        "  versions:\n  - name: v1\n    served: true\n    storage: true\n"
+        "    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: "
+        "true}}\n"
+        "    additionalPrinterColumns:\n"
+        "    - {name: Size, type: integer, jsonPath: .spec.size}\n"
+        "    - {name: Color, type: string, jsonPath: .spec.color, priority: 1}\n"
+        "    - {name: Ready, type: boolean, jsonPath: .status.ready}\n"
+        "    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n";
+    static const char widgets[] =
+        "apiVersion: example.com/v1\nkind: Widget\n"
+        "metadata: {name: w1, namespace: default, labels: {b: '2', a: '1'}}\n"
+        "spec: {size: 3, color: red}\n---\n"
+        "apiVersion: example.com/v1\nkind: Widget\n"
+        "metadata: {name: a-much-longer-widget, namespace: other}\nspec: {size: 12345}\n";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, objects, strlen(objects), &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_testserver_load(ts, widgets, strlen(widgets), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "tables");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", NULL}, 0,
+                            "NAME   DATA   AGE\n"
+                            "a1     2      <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "-A", "--chunk-size", "1", NULL}, 0,
+                            "NAMESPACE   NAME            DATA   AGE\n"
+                            "default     a1              2      <age>\n"
+                            "other       a-longer-name   0      <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"secrets", NULL}, 0,
+                            "NAME   TYPE     DATA   AGE\n"
+                            "s1     Opaque   1      <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"ns", "default", "other", NULL}, 0,
+                            "NAME      STATUS   AGE\n"
+                            "default   Active   <age>\n"
+                            "other     Active   <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"jobs", NULL}, 0,
+                            "NAME   STATUS    COMPLETIONS   DURATION   AGE\n"
+                            "pi     Running   0/1                      <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"widgets", "-A", NULL}, 0,
+                            "NAMESPACE   NAME                   SIZE    READY   AGE\n"
+                            "default     w1                     3               <age>\n"
+                            "other       a-much-longer-widget   12345           <age>\n",
+                            "");
+    /* Several kinds: KIND/NAME, a table each, a blank line between. */
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm,secrets,widgets", NULL}, 0,
+                            "NAME           DATA   AGE\n"
+                            "configmap/a1   2      <age>\n"
+                            "\n"
+                            "NAME        TYPE     DATA   AGE\n"
+                            "secret/s1   Opaque   1      <age>\n"
+                            "\n"
+                            "NAME                    SIZE   READY   AGE\n"
+                            "widget.example.com/w1   3              <age>\n",
+                            "");
+    /* What was found is of one kind: no KIND/; objects of one resource
+     * named in a row share a table. */
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "a1", NULL}, 1,
+                            "NAME   DATA   AGE\n"
+                            "a1     2      <age>\n",
+                            "Error from server (NotFound): secrets \"a1\" not found\n");
+    expect_table_as_kubectl(kubeconfig,
+                            (const char *[]){"cm/a1", "cm/x", "cm/a1", "ns/other", NULL}, 1,
+                            "NAME           DATA   AGE\n"
+                            "configmap/a1   2      <age>\n"
+                            "configmap/a1   2      <age>\n"
+                            "\n"
+                            "NAME              STATUS   AGE\n"
+                            "namespace/other   Active   <age>\n",
+                            "Error from server (NotFound): configmaps \"x\" not found\n");
+    /* As kubectl: once a namespaced resource had NAMESPACE, later ones
+     * have it too. */
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm,ns", "-A", "-l", "x!=y", NULL}, 0,
+                            "NAMESPACE   NAME                      DATA   AGE\n"
+                            "default     configmap/a1              2      <age>\n"
+                            "other       configmap/a-longer-name   0      <age>\n"
+                            "\n"
+                            "NAMESPACE   NAME                        STATUS   AGE\n"
+                            "            namespace/default           Active   <age>\n"
+                            "            namespace/kube-node-lease   Active   <age>\n"
+                            "            namespace/kube-public       Active   <age>\n"
+                            "            namespace/kube-system       Active   <age>\n"
+                            "            namespace/other             Active   <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"pods,cm", "-n", "nowhere", NULL}, 0, "",
+                            "No resources found in nowhere namespace.\n");
+    /* -w: the table, then a row for each change, aligned as far as the
+     * widths seen so far (kubectl's tabwriter remembers them). */
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    char *watch[] = {bin, "--kubeconfig", kubeconfig, "cm", "-w", NULL};
+    child c;
+    spawn(&c, watch, false);
+    char line[4096];
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    ck_assert_str_eq(line, "NAME   DATA   AGE");
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "a1     2      <age>");
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(ts, 1, 30000), 1);
+    static const char later[] = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+                                "{\"name\":\"a-name-longer-than-the-rest\",\"namespace\":"
+                                "\"default\"}}";
+    ck_assert_msg(kr_testserver_load(ts, later, strlen(later), &err) == 0, "%s", err.message);
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "a-name-longer-than-the-rest   0      <age>");
+    kr_test_proc_signal(&c.p, SIGTERM);
+    finish(&c);
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -686,30 +876,23 @@ START_TEST(refuses_what_kubectl_refuses)
     /* -A wins over -n; a cluster-scoped object by name with -A is fine. */
     char bin[512];
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
-    char *all[] = {bin, "--kubeconfig", kubeconfig, "-n", "elsewhere", "-A", "cm", NULL};
+    char *all[] = {bin, "--kubeconfig", kubeconfig, "-n", "elsewhere", "-A", "cm", "-ojsonl", NULL};
     child c;
     spawn(&c, all, false);
     expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
-    char *ns[] = {bin, "--kubeconfig", kubeconfig, "-A", "ns", "default", NULL};
+    char *ns[] = {bin, "--kubeconfig", kubeconfig, "-A", "ns", "default", "-ojsonl", NULL};
     spawn(&c, ns, false);
     expect_name(&c, "default");
     ck_assert_int_eq(finish(&c), 0);
-    char *bools[] = {bin,
-                     "--kubeconfig",
-                     kubeconfig,
-                     "--watch=false",
-                     "-n",
-                     "nowhere",
-                     "--all-namespaces=True",
-                     "cm",
-                     NULL};
+    char *bools[] = {bin,       "--kubeconfig",          kubeconfig, "--watch=false", "-n",
+                     "nowhere", "--all-namespaces=True", "cm",       "-ojsonl",       NULL};
     spawn(&c, bools, false);
     expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
     /* A short flag's value after "=", as kubectl (pflag) reads it. */
     char *eq[] = {bin,        "--kubeconfig", kubeconfig, "-n=nowhere", "-A=true",
-                  "-w=false", "-l=app=kr",    "cm",       NULL};
+                  "-w=false", "-l=app=kr",    "cm",       "-o=jsonl",   NULL};
     spawn(&c, eq, false);
     expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
@@ -722,7 +905,7 @@ START_TEST(refuses_what_kubectl_refuses)
         ck_assert_str_eq(out, "configmap/a1\n");
     }
     /* An empty -n is none: the kubeconfig's namespace, as kubectl has it. */
-    char *empty_ns[] = {bin, "--kubeconfig", kubeconfig, "-n", "", "cm", "a1", NULL};
+    char *empty_ns[] = {bin, "--kubeconfig", kubeconfig, "-n", "", "cm", "a1", "-ojsonl", NULL};
     spawn(&c, empty_ns, true);
     expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
@@ -794,7 +977,7 @@ START_TEST(resource_names_match_in_any_case_as_kubectl)
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
     static const char *const names[] = {"ConfigMaps", "CONFIGMAP", "ConfigMaps.v1."};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char *argv[] = {bin, "--kubeconfig", kubeconfig, (char *)names[i], "a1", NULL};
+        char *argv[] = {bin, "--kubeconfig", kubeconfig, (char *)names[i], "a1", "-ojsonl", NULL};
         child c;
         spawn(&c, argv, true);
         expect_name(&c, "a1");
@@ -834,8 +1017,9 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
     load(ts, "first", "1");
     char bin[512];
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
-    char *argv[] = {bin,      "--server", (char *)kr_testserver_url(ts), "cm", "-w", "-l",
-                    "app=kr", NULL};
+    char *argv[] = {
+        bin,     "--server", (char *)kr_testserver_url(ts), "cm", "-w", "-l", "app=kr", "-o",
+        "jsonl", NULL};
     child c;
     spawn(&c, argv, false);
     expect_name(&c, "first");
@@ -992,6 +1176,7 @@ int main(void)
     tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, comma_separated_types_as_kubectl_does);
+    tcase_add_test(tc, prints_tables_as_kubectl_does);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);

@@ -35,25 +35,29 @@ url=$(head -n 1 "$work/url")
 echo "kr-apiserver serving $url"
 get() { "$bin/kr-get" --kubeconfig "$work/kubeconfig" "$@"; }
 
-check "list in pages of 2" "$(get -n shop --chunk-size 2 configmaps | wc -l | tr -d ' ')" 5
-check "short name and label selector" "$(get -n shop -l tier=web cm | wc -l | tr -d ' ')" 2
+check "list in pages of 2" "$(get -n shop --chunk-size 2 -o name configmaps | wc -l | tr -d ' ')" 5
+check "short name and label selector" "$(get -n shop -l tier=web -o name cm | wc -l | tr -d ' ')" 2
 check "get one object" \
-    "$(get -n shop cm cm-3 | sed -n 's/.*"data":{"count":"\([0-9]*\)"}.*/\1/p')" 3
-check "cluster-scoped kind" "$(get ns shop | grep -c '"name":"shop"')" 1
+    "$(get -n shop cm cm-3 -o jsonl | sed -n 's/.*"data":{"count":"\([0-9]*\)"}.*/\1/p')" 3
+check "kubectl's table" "$(get -n shop cm cm-3 | sed -n '1s/ *$//p;2s/ .*//p' | tr '\n' ' ')" \
+    "NAME   DATA   AGE cm-3 "
+check "cluster-scoped kind" "$(get ns shop -o name)" namespace/shop
+check "several types" "$(get -n shop cm,ns -l tier=web -o name | wc -l | tr -d ' ')" 2
 if get -n shop cm nope 2>"$work/nf"; then fail "missing object gave exit 0"; fi
 check "error message" "$(cat "$work/nf")" 'Error from server (NotFound): configmaps "nope" not found'
 
 # Started directly (not through the get function) so that $! is kr-get itself.
 "$bin/kr-get" --kubeconfig "$work/kubeconfig" -n shop -w cm >"$work/watch" 2>&1 &
 watcher=$!
-# The watch prints the 5 existing objects first; then change two of them.
-for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 5 ] && break; sleep 0.05; done
+# The watch prints the table of the 5 existing objects first (a header and
+# a row each); then change two of them: a row each.
+for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 6 ] && break; sleep 0.05; done
 api="$url/api/v1/namespaces/shop/configmaps"
 curl -s -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' \
     -d '{"data":{"count":"10"}}' "$api/cm-1"
 curl -s -o /dev/null -X DELETE "$api/cm-5"
-for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 7 ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 8 ] && break; sleep 0.05; done
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
-check "watch saw 5 objects, an update and a delete" "$(wc -l <"$work/watch" | tr -d ' ')" 7
+check "watch saw 5 objects, an update and a delete" "$(wc -l <"$work/watch" | tr -d ' ')" 8
 echo "demo: kr-get OK"

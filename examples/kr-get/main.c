@@ -1,11 +1,12 @@
 /* kr-get — the library's hello world: resolve a resource through discovery,
- * print objects as JSON lines (or as kubectl -o json, -o yaml or -o name
- * prints them), and with -w follow the watch, resuming from the last
- * resourceVersion across reconnects and relisting on 410. Nothing found
- * is said as kubectl says it.
+ * print objects as kubectl get prints them (the server's Tables by default;
+ * -o json, -o yaml or -o name), or as JSON lines (-o jsonl), and with -w
+ * follow the watch, resuming from the last resourceVersion across
+ * reconnects and relisting on 410. Nothing found is said as kubectl says
+ * it.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
- *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
+ *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name|jsonl]
  *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "kreconcile.h"
+#include "table.h"
 
 typedef struct args {
     const char *kubeconfig, *context, *server, *token, *ca_file;
@@ -55,16 +57,20 @@ typedef struct watch_state {
     kr_error_t err;
     char rv[64];
     const kr_resource_info *info;
+    bool all_namespaces;
 } watch_state;
 
 static int usage(FILE *out, int status)
 {
-    fprintf(out,
-            "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
-            "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o json|yaml|name] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
-            "       connection flags: [--server URL] [--token T]\n"
-            "              [--certificate-authority F] [--insecure-skip-tls-verify]\n");
+    fprintf(
+        out,
+        "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
+        "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
+        "              [-o json|yaml|name|jsonl] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
+        "       connection flags: [--server URL] [--token T]\n"
+        "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
+        "Prints kubectl get's table by default (the server's Tables); -o jsonl: one JSON\n"
+        "object a line.\n");
     return status;
 }
 
@@ -112,13 +118,66 @@ static int fail(const kr_error_t *err)
 }
 
 static bool show_managed_fields;
-/* -o: JSON lines by default; kubectl's JSON or YAML (a List of what a
- * get found, kept in `collected` until it ends, or the one object named;
- * while watching, each object as it comes); or kubectl's KIND[.GROUP]/NAME
+/* -o: kubectl's table by default (the server's Tables, see table.h);
+ * JSON lines (-o jsonl); kubectl's JSON or YAML (a List of what a get
+ * found, kept in `collected` until it ends, or the one object named; while
+ * watching, each object as it comes); or kubectl's KIND[.GROUP]/NAME
  * lines. */
-static enum { OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME } output;
+static enum { OUT_TABLE, OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME } output;
 static bool printed_one;
 static json_t *collected; /* NULL: print each object at once */
+/* The table of the resource printed last (kubectl's printer for its
+ * mapping), its options, and whether kubectl's blank line goes before
+ * its first line. */
+static kg_table table;
+static bool table_open, table_separate;
+static kr_gvr table_gvr;
+static kg_table_opts table_opts; /* what every table has: -o wide, --show-labels */
+static bool table_with_kind; /* several kinds asked for: KIND/ before names */
+
+/* Write the table's waiting lines (kubectl's blank line first when they
+ * are the first of a resource after another's). */
+static void table_flush(void)
+{
+    if (!table_open || json_array_size(table.lines) == 0)
+        return;
+    if (table_separate)
+        putchar('\n');
+    table_separate = false;
+    kg_table_flush(&table, stdout);
+    printed_one = true;
+}
+
+/* A Table of `info`'s objects: its rows aligned with those of the same
+ * resource printed just before, else after those flushed. */
+static void print_table(const json_t *tbl, const kr_resource_info *info, bool all_namespaces)
+{
+    if (!table_open || strcmp(table_gvr.group, info->group) != 0 ||
+        strcmp(table_gvr.version, info->version) != 0 ||
+        strcmp(table_gvr.resource, info->resource) != 0) {
+        table_flush();
+        if (table_open)
+            kg_table_free(&table);
+        static char kind[320];
+        size_t k = 0;
+        for (const char *c = info->kind; *c && k + 1 < sizeof(kind); c++)
+            kind[k++] = (char)tolower((unsigned char)*c);
+        snprintf(kind + k, sizeof(kind) - k, "%s%s", info->group[0] ? "." : "", info->group);
+        /* kubectl's printers share the flag: once a namespaced resource
+         * had the NAMESPACE column (-A), every later one has it too (empty
+         * for cluster-scoped objects). */
+        static bool with_namespace;
+        with_namespace = with_namespace || (all_namespaces && info->namespaced);
+        kg_table_opts o = table_opts;
+        o.with_namespace = with_namespace;
+        o.kind = table_with_kind ? kind : NULL;
+        kg_table_init(&table, &o, true);
+        table_open = true;
+        table_separate = printed_one;
+        table_gvr = KR_GVR(info->group, info->version, info->resource);
+    }
+    kg_table_add(&table, tbl);
+}
 
 /* JSON as kubectl prints it (Go's json.MarshalIndent, 4 spaces, keys
  * sorted), with a newline: jansson's text with Go's escapes (<, >, &,
@@ -234,9 +293,11 @@ static void print_object(json_t *obj, const kr_resource_info *info)
  * found", in the namespace listed, if one). */
 static void print_collected(bool single, const char *ns)
 {
-    if (output == OUT_LINES && !printed_one && !single && ns)
+    table_flush();
+    bool human = output == OUT_LINES || output == OUT_TABLE;
+    if (human && !printed_one && !single && ns)
         fprintf(stderr, "No resources found in %s namespace.\n", ns);
-    else if (output == OUT_LINES && !printed_one && !single)
+    else if (human && !printed_one && !single)
         fprintf(stderr, "No resources found\n");
     if (!collected)
         return;
@@ -281,6 +342,7 @@ static void word_list_error(kr_error_t *err, const kr_resource_info *info, const
 
 typedef struct list_ctx {
     const kr_resource_info *info;
+    bool all_namespaces;
     char rv[64];
 } list_ctx;
 
@@ -289,7 +351,10 @@ static int print_page(json_t *page, void *user)
     list_ctx *ctx = user;
     size_t i;
     json_t *item;
-    json_array_foreach(json_object_get(page, "items"), i, item) print_object(item, ctx->info);
+    if (output == OUT_TABLE)
+        print_table(page, ctx->info, ctx->all_namespaces);
+    else
+        json_array_foreach(json_object_get(page, "items"), i, item) print_object(item, ctx->info);
     const char *rv =
         json_string_value(json_object_get(json_object_get(page, "metadata"), "resourceVersion"));
     if (rv && !ctx->rv[0])
@@ -303,7 +368,12 @@ static void on_event(kr_watch_t *w, kr_watch_event_type type, json_t *object, vo
 {
     (void)w;
     watch_state *st = user;
-    if (type == KR_WATCH_ADDED || type == KR_WATCH_MODIFIED || type == KR_WATCH_DELETED) {
+    if (output == OUT_TABLE &&
+        (type == KR_WATCH_ADDED || type == KR_WATCH_MODIFIED || type == KR_WATCH_DELETED)) {
+        print_table(object, st->info, st->all_namespaces);
+        table_flush();
+        fflush(stdout);
+    } else if (type == KR_WATCH_ADDED || type == KR_WATCH_MODIFIED || type == KR_WATCH_DELETED) {
         json_t *copy = json_deep_copy(object);
         if (copy) {
             print_object(copy, st->info);
@@ -361,17 +431,40 @@ static int get_named(kr_client_t *client, const kr_resource_info *info, const ch
     return rc;
 }
 
+/* A page's items; for the table, the page (a Table) itself. */
 static int keep_page(json_t *page, void *user)
 {
+    if (output == OUT_TABLE)
+        return json_array_append(user, page);
     return json_array_extend(user, json_object_get(page, "items"));
+}
+
+/* The table of one object got by name: its row, listed by name. A new
+ * reference, NULL when the list fails (the object gone meanwhile). */
+static json_t *named_table(kr_client_t *client, const kr_resource_info *info, const char *ns,
+                           const char *name)
+{
+    char selector[300];
+    snprintf(selector, sizeof(selector), "metadata.name=%s", name);
+    kr_list_opts lo = {.field_selector = selector, .accept = KG_TABLE_ACCEPT};
+    json_t *tbl = NULL;
+    kr_error_t err = {0};
+    if (kr_client_list(client, KR_GVR(info->group, info->version, info->resource), ns, &lo, &tbl,
+                       &err) != 0) {
+        fail(&err);
+        return NULL;
+    }
+    return tbl;
 }
 
 /* The objects of `info` the selectors choose, in *items (a new array). */
 static int list_items(kr_client_t *client, const args *a, const kr_resource_info *info,
                       json_t **items, kr_error_t *err)
 {
-    kr_list_opts lo = {
-        .label_selector = a->labels, .field_selector = a->fields, .limit = a->chunk_size};
+    kr_list_opts lo = {.label_selector = a->labels,
+                       .field_selector = a->fields,
+                       .limit = a->chunk_size,
+                       .accept = output == OUT_TABLE ? KG_TABLE_ACCEPT : NULL};
     const char *ns = namespace_of(client, a, info);
     kr_gvr gvr = KR_GVR(info->group, info->version, info->resource);
     *items = json_array();
@@ -410,23 +503,39 @@ static int get_several(kr_client_t *client, const args *a, target *t, int n)
     bool all_namespaced = !a->all_namespaces;
     for (int i = 0; i < n; i++) {
         all_namespaced = all_namespaced && t[i].info.namespaced;
-        if (t[i].name)
-            t[i].rc = get_named(client, &t[i].info, namespace_of(client, a, &t[i].info), t[i].name,
-                                &t[i].obj, &t[i].err);
-        else
+        if (t[i].name) {
+            const char *ns = namespace_of(client, a, &t[i].info);
+            t[i].rc = get_named(client, &t[i].info, ns, t[i].name, &t[i].obj, &t[i].err);
+            if (t[i].rc == 0 && output == OUT_TABLE) {
+                json_decref(t[i].obj);
+                t[i].obj = json_pack("[o?]", named_table(client, &t[i].info, ns, t[i].name));
+            }
+        } else
             t[i].rc = list_items(client, a, &t[i].info, &t[i].obj, &t[i].err);
         failed += t[i].rc != 0;
         if (t[i].rc != 0 && t[i].err.code == KR_ECONNECT)
             return fail(&t[i].err); /* no server: said once, as kubectl */
     }
+    /* As kubectl: names are KIND/NAME when what was found (each list, if
+     * empty) is of several kinds. */
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < i && t[i].rc == 0; k++)
+            table_with_kind = table_with_kind ||
+                              (t[k].rc == 0 && (strcmp(t[k].info.group, t[i].info.group) != 0 ||
+                                                strcmp(t[k].info.version, t[i].info.version) != 0 ||
+                                                strcmp(t[k].info.kind, t[i].info.kind) != 0));
+    }
     for (int i = 0; i < n && !(a->watch && failed); i++) {
         size_t j;
         json_t *item;
-        if (t[i].rc == 0 && t[i].name)
+        if (t[i].rc == 0 && output == OUT_TABLE)
+            json_array_foreach(t[i].obj, j, item) print_table(item, &t[i].info, a->all_namespaces);
+        else if (t[i].rc == 0 && t[i].name)
             print_object(t[i].obj, &t[i].info);
         else if (t[i].rc == 0)
             json_array_foreach(t[i].obj, j, item) print_object(item, &t[i].info);
     }
+    table_flush();
     /* Nothing found and no error: said as kubectl says it, in the namespace
      * when every type is namespaced and -A was not given. */
     if (collected || !failed)
@@ -459,10 +568,13 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         fields = name_selector;
     }
     kr_error_t err = {0};
-    list_ctx ctx = {.info = info};
+    list_ctx ctx = {.info = info, .all_namespaces = a->all_namespaces};
+    const char *accept = output == OUT_TABLE ? KG_TABLE_ACCEPT : NULL;
     for (;;) {
-        kr_list_opts lo = {
-            .label_selector = a->labels, .field_selector = fields, .limit = a->chunk_size};
+        kr_list_opts lo = {.label_selector = a->labels,
+                           .field_selector = fields,
+                           .limit = a->chunk_size,
+                           .accept = accept};
         ctx.rv[0] = '\0';
         int rc;
         if (a->name) {
@@ -472,7 +584,14 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                 const char *rv = json_string_value(
                     json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
                 snprintf(ctx.rv, sizeof(ctx.rv), "%s", rv ? rv : "");
-                print_object(obj, info);
+                if (output == OUT_TABLE) {
+                    json_t *tbl = named_table(client, info, ns, a->name);
+                    if (tbl)
+                        print_table(tbl, info, a->all_namespaces);
+                    json_decref(tbl);
+                } else {
+                    print_object(obj, info);
+                }
                 fflush(stdout);
             }
             json_decref(obj);
@@ -497,7 +616,9 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
             return 0;
         }
         /* Follow: a clean end re-watches from the last RV; 410 relists. */
-        watch_state st = {.info = info};
+        table_flush();
+        fflush(stdout);
+        watch_state st = {.info = info, .all_namespaces = a->all_namespaces};
         pthread_mutex_init(&st.lock, NULL);
         pthread_cond_init(&st.cond, NULL);
         snprintf(st.rv, sizeof(st.rv), "%s", ctx.rv);
@@ -505,7 +626,8 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
             kr_list_opts wo = {.label_selector = a->labels,
                                .field_selector = fields,
                                .resource_version = st.rv,
-                               .allow_watch_bookmarks = true};
+                               .allow_watch_bookmarks = true,
+                               .accept = accept};
             kr_watch_t *w = NULL;
             st.ended = false;
             if (kr_client_watch(client, gvr, ns, &wo, on_event, on_end, &st, &w, &err) != 0)
@@ -689,6 +811,8 @@ static int parse_args(int argc, char **argv, args *a)
         case 'o': /* in any case, as kubectl takes it ("-o JSON") */
             if (strcasecmp(optarg, "json") == 0)
                 output = OUT_JSON;
+            else if (strcasecmp(optarg, "jsonl") == 0)
+                output = OUT_LINES;
             else if (strcasecmp(optarg, "yaml") == 0)
                 output = OUT_YAML;
             else if (strcasecmp(optarg, "name") == 0)
@@ -696,7 +820,7 @@ static int parse_args(int argc, char **argv, args *a)
             else {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
-                        "\"%s\", allowed formats are: json,name,yaml\n",
+                        "\"%s\", allowed formats are: json,jsonl,name,yaml\n",
                         optarg);
                 exit(1);
             }
@@ -919,6 +1043,8 @@ int main(int argc, char **argv)
         status = get(client, &a, &t[0].info);
 out:
     json_decref(collected);
+    if (table_open)
+        kg_table_free(&table);
     for (int i = 0; i < n; i++)
         json_decref(t[i].obj);
     free(t);
