@@ -254,7 +254,7 @@ START_TEST(prints_yaml_as_kubectl_does)
     const char *bad[] = {bin, "--kubeconfig", kubeconfig, "cm", "-o", "xml", NULL};
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
     ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
-                                      "\"xml\", allowed formats are: json,jsonl,name,yaml"));
+                                      "\"xml\", allowed formats are: json,jsonl,name,wide,yaml"));
     kr_testserver_free(ts);
 }
 END_TEST
@@ -697,9 +697,10 @@ static void expect_table_as_kubectl(const char *kubeconfig, const char *const ar
  * them, a table per resource with a blank line between, KIND/NAME when
  * several kinds are asked for, a NAMESPACE column with -A; ConfigMaps,
  * Secrets, Namespaces, Jobs and a CRD's additionalPrinterColumns. */
-START_TEST(prints_tables_as_kubectl_does)
+/* ConfigMaps, a Secret, a Job and Widgets of a CRD with printer columns
+ * (one of priority 1), in "default" and "other". */
+static void load_table_objects(kr_testserver_t *ts)
 {
-    kr_testserver_t *ts = server();
     static const char objects[] =
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\n"
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a1, namespace: default}\n"
@@ -731,6 +732,13 @@ START_TEST(prints_tables_as_kubectl_does)
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(ts, objects, strlen(objects), &err) == 0, "%s", err.message);
     ck_assert_msg(kr_testserver_load(ts, widgets, strlen(widgets), &err) == 0, "%s", err.message);
+}
+
+START_TEST(prints_tables_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load_table_objects(ts);
+    kr_error_t err = {0};
     char kubeconfig[128];
     write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "tables");
     expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", NULL}, 0,
@@ -825,6 +833,55 @@ START_TEST(prints_tables_as_kubectl_does)
     ck_assert_str_eq(line, "a-name-longer-than-the-rest   0      <age>");
     kr_test_proc_signal(&c.p, SIGTERM);
     finish(&c);
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
+/* -o wide (the columns of every priority), --show-labels and -L, as
+ * kubectl prints them; --show-labels refused with other printers. */
+START_TEST(prints_wide_tables_and_labels_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load_table_objects(ts);
+    char kubeconfig[128];
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "wide tables and labels");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"widgets", "-o", "wide", NULL}, 0,
+                            "NAME   SIZE   COLOR   READY   AGE\n"
+                            "w1     3      red             <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"widgets", "-A", "--show-labels", NULL}, 0,
+                            "NAMESPACE   NAME                   SIZE    READY   AGE   LABELS\n"
+                            "default     w1                     3               <age> a=1,b=2\n"
+                            "other       a-much-longer-widget   12345           <age> <none>\n",
+                            "");
+    expect_table_as_kubectl(
+        kubeconfig,
+        (const char *[]){"cm,widgets", "-L", "a,example.com/b", "-L=c", "--show-labels", "-o",
+                         "wide", NULL},
+        0,
+        "NAME           DATA   AGE   A     B     C     LABELS\n"
+        "configmap/a1   2      <age> <none>\n"
+        "\n"
+        "NAME                    SIZE   COLOR   READY   AGE   A     B     C     "
+        "LABELS\n"
+        "widget.example.com/w1   3      red             <age> 1                 "
+        "a=1,b=2\n",
+        "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"widgets", "w1", "-Lb", NULL}, 0,
+                            "NAME   SIZE   READY   AGE   B\n"
+                            "w1     3              <age> 2\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"widgets", "--show-labels=false", NULL}, 0,
+                            "NAME   SIZE   READY   AGE\n"
+                            "w1     3              <age>\n",
+                            "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "name", "--show-labels", NULL},
+                            1, "",
+                            "error: --show-labels option cannot be used with name printer\n");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "--show-labels", "-o", "json", NULL},
+                            1, "",
+                            "error: --show-labels option cannot be used with json printer\n");
     unlink(kubeconfig);
     kr_testserver_free(ts);
 }
@@ -1177,6 +1234,7 @@ int main(void)
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, comma_separated_types_as_kubectl_does);
     tcase_add_test(tc, prints_tables_as_kubectl_does);
+    tcase_add_test(tc, prints_wide_tables_and_labels_as_kubectl_does);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);

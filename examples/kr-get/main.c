@@ -6,8 +6,8 @@
  * it.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
- *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name|jsonl]
- *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
+ *          [--field-selector S] [-w] [--chunk-size N] [-o wide|json|yaml|name|jsonl]
+ *          [--show-labels] [-L KEY,...] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
  * so do kubectl's refusals (a NAME with a selector, or with -A). Of several
@@ -62,15 +62,16 @@ typedef struct watch_state {
 
 static int usage(FILE *out, int status)
 {
-    fprintf(
-        out,
-        "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
-        "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-        "              [-o json|yaml|name|jsonl] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
-        "       connection flags: [--server URL] [--token T]\n"
-        "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
-        "Prints kubectl get's table by default (the server's Tables); -o jsonl: one JSON\n"
-        "object a line.\n");
+    fprintf(out,
+            "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
+            "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
+            "              [-o wide|json|yaml|name|jsonl] [--show-labels] [-L KEY,...]\n"
+            "              RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
+            "       connection flags: [--server URL] [--token T]\n"
+            "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
+            "Prints kubectl get's table by default (the server's Tables); -o wide: all its\n"
+            "columns; --show-labels: a LABELS column; -L KEY: a column of that label's values;\n"
+            "-o jsonl: one JSON object a line.\n");
     return status;
 }
 
@@ -727,7 +728,7 @@ static int pflag_shorthands(int argc, char **argv, const struct option *longs)
             continue;
         char *w = e + 1; /* where the next letter is written */
         for (char *r = e + 1; *r; r++) {
-            if (strchr("nlo", *r)) { /* takes a value: the rest, or the next element */
+            if (strchr("nloL", *r)) { /* takes a value: the rest, or the next element */
                 *w++ = *r;
                 const char *v = r[1] == '=' && r[2] ? r + 2 : r + 1;
                 if (!*v && i + 1 < argc)
@@ -759,7 +760,8 @@ static int pflag_shorthands(int argc, char **argv, const struct option *longs)
 
 static int parse_args(int argc, char **argv, args *a)
 {
-    enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED };
+    enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED, LABELS };
+    static const char *label_columns[64];
     static const struct option longs[] = {
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
         {"context", required_argument, NULL, CONTEXT},
@@ -775,6 +777,8 @@ static int parse_args(int argc, char **argv, args *a)
         {"certificate-authority", required_argument, NULL, CA},
         {"insecure-skip-tls-verify", optional_argument, NULL, INSECURE},
         {"show-managed-fields", optional_argument, NULL, MANAGED},
+        {"show-labels", optional_argument, NULL, LABELS},
+        {"label-columns", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -785,7 +789,7 @@ static int parse_args(int argc, char **argv, args *a)
     int c;
     bool ok = true;
     opterr = 0; /* flag_error says it, as kubectl does */
-    while ((c = getopt_long(argc, argv, ":n:Al:wo:h", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:Al:wo:L:h", longs, NULL)) != -1) {
         switch (c) {
         case KUBECONFIG:
             a->kubeconfig = optarg;
@@ -817,10 +821,13 @@ static int parse_args(int argc, char **argv, args *a)
                 output = OUT_YAML;
             else if (strcasecmp(optarg, "name") == 0)
                 output = OUT_NAME;
-            else {
+            else if (strcmp(optarg, "wide") == 0) { /* only so, as kubectl takes it */
+                output = OUT_TABLE;
+                table_opts.wide = true;
+            } else {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
-                        "\"%s\", allowed formats are: json,jsonl,name,yaml\n",
+                        "\"%s\", allowed formats are: json,jsonl,name,wide,yaml\n",
                         optarg);
                 exit(1);
             }
@@ -850,6 +857,19 @@ static int parse_args(int argc, char **argv, args *a)
         case INSECURE:
             a->insecure = bool_flag(optarg, "--insecure-skip-tls-verify", &ok);
             break;
+        case LABELS:
+            table_opts.show_labels = bool_flag(optarg, "--show-labels", &ok);
+            break;
+        case 'L': /* comma-separated keys, the flag repeated or not */
+            for (char *key = optarg[0] ? optarg : NULL, *next; key; key = next) {
+                next = strchr(key, ',');
+                if (next)
+                    *next++ = '\0';
+                if (table_opts.nlabel_columns < sizeof(label_columns) / sizeof(label_columns[0]))
+                    label_columns[table_opts.nlabel_columns++] = key;
+            }
+            table_opts.label_columns = label_columns;
+            break;
         case MANAGED:
             show_managed_fields = bool_flag(optarg, "--show-managed-fields", &ok);
             break;
@@ -864,6 +884,12 @@ static int parse_args(int argc, char **argv, args *a)
     }
     if (optind >= argc)
         return -1;
+    if (table_opts.show_labels && output != OUT_TABLE) {
+        static const char *const printers[] = {"", "jsonl", "json", "yaml", "name"};
+        fprintf(stderr, "error: --show-labels option cannot be used with %s printer\n",
+                printers[output]);
+        exit(1);
+    }
     a->words = argv + optind;
     a->nwords = argc - optind;
     return 0;

@@ -133,6 +133,14 @@ static void add_header(kg_table *t)
         json_array_append_new(line, json_string(upper ? upper : ""));
         free(upper);
     }
+    for (size_t k = 0; k < t->opts.nlabel_columns; k++) { /* the key's last segment */
+        const char *key = t->opts.label_columns[k], *slash = strrchr(key, '/');
+        char *upper = strdup(slash ? slash + 1 : key);
+        for (char *c = upper; c && *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        json_array_append_new(line, json_string(upper ? upper : ""));
+        free(upper);
+    }
     if (t->opts.show_labels)
         json_array_append_new(line, json_string("LABELS"));
     json_array_append_new(t->lines, line);
@@ -180,9 +188,13 @@ static void add_row(kg_table *t, const json_t *row)
         }
         json_array_append_new(line, text);
     }
+    const json_t *labels = json_object_get(md, "labels");
+    for (size_t i = 0; i < t->opts.nlabel_columns; i++) {
+        const char *value = json_string_value(json_object_get(labels, t->opts.label_columns[i]));
+        json_array_append_new(line, json_string(value ? value : ""));
+    }
     if (t->opts.show_labels)
-        json_array_append_new(line,
-                              md ? labels_text(json_object_get(md, "labels")) : json_string(""));
+        json_array_append_new(line, md ? labels_text(labels) : json_string(""));
     json_array_append_new(t->lines, line);
 }
 

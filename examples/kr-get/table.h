@@ -2,7 +2,8 @@
  * (Accept: application/json;as=Table;v=v1;g=meta.k8s.io), written as
  * kubectl get writes them: column names in upper case, the columns of
  * priority 0 (all with -o wide), kubectl's decorations (a NAMESPACE column
- * first, KIND/ before each name, a LABELS column last), aligned as Go's
+ * first, KIND/ before each name, a column per -L label, a LABELS column
+ * last), aligned as Go's
  * tabwriter aligns kubectl's (cells padded by 3 to at least 6). */
 #ifndef KR_GET_TABLE_H
 #define KR_GET_TABLE_H
@@ -20,6 +21,8 @@ typedef struct kg_table_opts {
     bool wide; /* -o wide: the columns of every priority */
     bool with_namespace; /* a NAMESPACE column first (-A, a namespaced resource) */
     bool show_labels; /* --show-labels: a LABELS column last */
+    const char *const *label_columns; /* -L: a column each, before LABELS */
+    size_t nlabel_columns;
     const char *kind; /* "configmap", "deployment.apps": before each name; NULL: none */
 } kg_table_opts;
 
