@@ -253,8 +253,9 @@ START_TEST(prints_yaml_as_kubectl_does)
     }
     const char *bad[] = {bin, "--kubeconfig", kubeconfig, "cm", "-o", "xml", NULL};
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
-    ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
-                                      "\"xml\", allowed formats are: json,jsonl,name,wide,yaml"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "unable to match a printer suitable for the output format "
+                    "\"xml\", allowed formats are: json,jsonl,jsonpath,name,wide,yaml"));
     kr_testserver_free(ts);
 }
 END_TEST
@@ -887,6 +888,64 @@ START_TEST(prints_wide_tables_and_labels_as_kubectl_does)
 }
 END_TEST
 
+/* -o jsonpath=TEMPLATE: the subset kr-get takes prints what kubectl
+ * prints, byte for byte; kubectl's parse errors in its words; what kr-get
+ * does not take is refused, saying what it takes. */
+START_TEST(prints_jsonpath_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load_table_objects(ts);
+    char kubeconfig[128];
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "-o jsonpath");
+    expect_as_kubectl(
+        kubeconfig, (const char *[]){"cm", "-A", "-o", "jsonpath={.items[*].metadata.name}", NULL},
+        0, "a1 a-longer-name", "");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"cm", "-o",
+                                       "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.data}"
+                                       "{'\\n'}{end}",
+                                       NULL},
+                      0, "a1\t{\"j\":\"w\",\"k\":\"v\"}\n", "");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"widgets", "w1", "-o",
+                                       "jsonpath=size {.spec.size}, a={.metadata.labels['a']}"
+                                       "{.status.missing}{.spec}",
+                                       NULL},
+                      0, "size 3, a=1{\"color\":\"red\",\"size\":3}", "");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"cm,secrets,widgets",
+                                       "-o=jsonpath={.items[-1].kind} "
+                                       "{$.kind}{.items[0].metadata.labels}",
+                                       NULL},
+                      0, "Widget List", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", "-o", "jsonpath={.items}", NULL}, 0,
+                      "[]", "");
+    expect_as_kubectl(
+        kubeconfig, (const char *[]){"cm", "-o", "jsonpath={.items[0].metadata.name", NULL}, 1, "",
+        "error: error parsing jsonpath {.items[0].metadata.name, unclosed action\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "jsonpath={.items[}", NULL}, 1, "",
+                      "error: error parsing jsonpath {.items[}, unterminated array\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "jsonpath={.items[a]}", NULL}, 1, "",
+                      "error: error parsing jsonpath {.items[a]}, invalid array index a\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "jsonpath={\"a}", NULL}, 1, "",
+                      "error: error parsing jsonpath {\"a}, unterminated quoted string\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "jsonpath", NULL}, 1, "",
+                      "error: template format specified but no template given\n");
+    /* Not in the subset: refused before anything is asked. */
+    const char *argv[] = {
+        "kr-get", "--kubeconfig", kubeconfig, "cm", "-o", "jsonpath={.items[?(@.x)]}", NULL};
+    static char out[4096], out_err[4096];
+    kr_test_proc_io io = {.err = out_err, .err_size = sizeof(out_err)};
+    ck_assert_int_eq(kr_test_proc_run_io(argv, &io, out, sizeof(out), 30000), 1);
+    ck_assert_str_eq(out, "");
+    ck_assert_str_eq(out_err, "error: error parsing jsonpath {.items[?(@.x)]}, the filter "
+                              "[?(@.x)] is not supported by kr-get (it takes .field, ['field'], "
+                              "[n], [*], .*, range/end and quoted text)\n");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -1235,6 +1294,7 @@ int main(void)
     tcase_add_test(tc, comma_separated_types_as_kubectl_does);
     tcase_add_test(tc, prints_tables_as_kubectl_does);
     tcase_add_test(tc, prints_wide_tables_and_labels_as_kubectl_does);
+    tcase_add_test(tc, prints_jsonpath_as_kubectl_does);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);

@@ -6,8 +6,9 @@
  * it.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
- *          [--field-selector S] [-w] [--chunk-size N] [-o wide|json|yaml|name|jsonl]
- *          [--show-labels] [-L KEY,...] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
+ *          [--field-selector S] [-w] [--chunk-size N]
+ *          [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels] [-L KEY,...]
+ *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
  * so do kubectl's refusals (a NAME with a selector, or with -A). Of several
@@ -27,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonpath.h"
 #include "kreconcile.h"
 #include "table.h"
 
@@ -65,13 +67,15 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o wide|json|yaml|name|jsonl] [--show-labels] [-L KEY,...]\n"
-            "              RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
+            "              [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels]\n"
+            "              [-L KEY,...] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
             "Prints kubectl get's table by default (the server's Tables); -o wide: all its\n"
             "columns; --show-labels: a LABELS column; -L KEY: a column of that label's values;\n"
-            "-o jsonl: one JSON object a line.\n");
+            "-o jsonl: one JSON object a line; -o jsonpath=TEMPLATE: kubectl's JSONPath, in part:\n"
+            "  .field ['field'] [n] [*] .* {range ...}{end} {\"text\"} (no filters, .., unions or\n"
+            "  slices).\n");
     return status;
 }
 
@@ -124,7 +128,9 @@ static bool show_managed_fields;
  * found, kept in `collected` until it ends, or the one object named; while
  * watching, each object as it comes); or kubectl's KIND[.GROUP]/NAME
  * lines. */
-static enum { OUT_TABLE, OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME } output;
+static enum { OUT_TABLE, OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME, OUT_JSONPATH } output;
+static kg_jsonpath *jsonpath; /* -o jsonpath=TEMPLATE */
+static bool jsonpath_failed; /* a template that failed: exit 1, as kubectl */
 static bool printed_one;
 static json_t *collected; /* NULL: print each object at once */
 /* The table of the resource printed last (kubectl's printer for its
@@ -181,47 +187,33 @@ static void print_table(const json_t *tbl, const kr_resource_info *info, bool al
 }
 
 /* JSON as kubectl prints it (Go's json.MarshalIndent, 4 spaces, keys
- * sorted), with a newline: jansson's text with Go's escapes (<, >, &,
- * U+2028 and U+2029 as \u escapes, their hex digits in lower case). */
+ * sorted, Go's escapes), with a newline. */
 static char *go_json(const json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    if (!text)
-        return NULL;
-    size_t len = strlen(text);
-    char *out = malloc(len * 6 + 2), *w = out;
-    for (const char *r = text; out && *r; r++) {
-        if (*r == '\\' && r[1] == 'u') { /* an escape: its digits in lower case */
-            *w++ = *r++;
-            *w++ = *r;
-            for (int i = 0; i < 4 && r[1]; i++)
-                *w++ = (char)tolower((unsigned char)*++r);
-        } else if (*r == '\\' && r[1]) { /* "\\" or "\"": not the start of one */
-            *w++ = *r++;
-            *w++ = *r;
-        } else if (*r == '<' || *r == '>' || *r == '&') {
-            w += sprintf(w, "\\u%04x", (unsigned)*r);
-        } else if ((unsigned char)r[0] == 0xe2 && (unsigned char)r[1] == 0x80 &&
-                   ((unsigned char)r[2] == 0xa8 || (unsigned char)r[2] == 0xa9)) {
-            w += sprintf(w, "\\u%s", (unsigned char)r[2] == 0xa8 ? "2028" : "2029");
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    if (out) {
-        *w++ = '\n';
-        *w = '\0';
-    }
+    char *text = kg_go_json(value, JSON_INDENT(4));
+    char *line = text ? malloc(strlen(text) + 2) : NULL;
+    if (line)
+        sprintf(line, "%s\n", text);
     free(text);
-    return out;
+    return line;
 }
 
-/* One document of kubectl's -o json or -o yaml: "---" between YAML ones. */
+/* One document of kubectl's -o json, -o yaml ("---" between YAML ones) or
+ * -o jsonpath (the template's text, nothing between). */
 static void print_document(const json_t *doc)
 {
     char *text = NULL;
     kr_error_t err = {0};
+    if (output == OUT_JSONPATH) {
+        char why[1024];
+        fflush(stdout);
+        if (!jsonpath_failed && kg_jsonpath_print(jsonpath, doc, stdout, why, sizeof(why)) != 0) {
+            fflush(stdout);
+            fprintf(stderr, "error: %s\n", why);
+            jsonpath_failed = true;
+        }
+        return;
+    }
     if (output == OUT_JSON) {
         text = go_json(doc);
         if (text)
@@ -256,7 +248,7 @@ static void print_name(const json_t *obj)
  * managedFields are hidden unless asked for, as kubectl does. */
 static void print_object(json_t *obj, const kr_resource_info *info)
 {
-    if (!show_managed_fields)
+    if (!show_managed_fields && output != OUT_JSONPATH) /* kubectl's jsonpath has them */
         json_object_del(json_object_get(obj, "metadata"), "managedFields");
     if (!json_object_get(obj, "kind"))
         json_object_set_new(obj, "kind", json_string(info->kind));
@@ -271,7 +263,7 @@ static void print_object(json_t *obj, const kr_resource_info *info)
         printed_one = true;
         return;
     }
-    if (output == OUT_JSON || output == OUT_YAML) {
+    if (output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH) {
         if (collected)
             json_array_append(collected, obj);
         else
@@ -821,13 +813,25 @@ static int parse_args(int argc, char **argv, args *a)
                 output = OUT_YAML;
             else if (strcasecmp(optarg, "name") == 0)
                 output = OUT_NAME;
-            else if (strcmp(optarg, "wide") == 0) { /* only so, as kubectl takes it */
+            else if (strncmp(optarg, "jsonpath", 8) == 0 && (!optarg[8] || optarg[8] == '=')) {
+                char why[1024];
+                if (!optarg[8] || !optarg[9]) {
+                    fprintf(stderr, "error: template format specified but no template given\n");
+                    exit(1);
+                }
+                kg_jsonpath_free(jsonpath);
+                if (!(jsonpath = kg_jsonpath_parse(optarg + 9, why, sizeof(why)))) {
+                    fprintf(stderr, "error: %s\n", why);
+                    exit(1);
+                }
+                output = OUT_JSONPATH;
+            } else if (strcmp(optarg, "wide") == 0) { /* only so, as kubectl takes it */
                 output = OUT_TABLE;
                 table_opts.wide = true;
             } else {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
-                        "\"%s\", allowed formats are: json,jsonl,name,wide,yaml\n",
+                        "\"%s\", allowed formats are: json,jsonl,jsonpath,name,wide,yaml\n",
                         optarg);
                 exit(1);
             }
@@ -885,7 +889,7 @@ static int parse_args(int argc, char **argv, args *a)
     if (optind >= argc)
         return -1;
     if (table_opts.show_labels && output != OUT_TABLE) {
-        static const char *const printers[] = {"", "jsonl", "json", "yaml", "name"};
+        static const char *const printers[] = {"", "jsonl", "json", "yaml", "name", "template"};
         fprintf(stderr, "error: --show-labels option cannot be used with %s printer\n",
                 printers[output]);
         exit(1);
@@ -1061,13 +1065,16 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if ((output == OUT_JSON || output == OUT_YAML) && !a.watch)
+    if ((output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH) && !a.watch)
         collected = json_array();
     if (n > 1)
         status = get_several(client, &a, t, n);
     else
         status = get(client, &a, &t[0].info);
 out:
+    if (jsonpath_failed)
+        status = 1;
+    kg_jsonpath_free(jsonpath);
     json_decref(collected);
     if (table_open)
         kg_table_free(&table);
