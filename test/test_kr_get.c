@@ -609,6 +609,12 @@ START_TEST(comma_separated_types_as_kubectl_does)
                       "configmap/a1\nsecret/s1\n", "");
     expect_as_kubectl(kubeconfig, (const char *[]){"secrets,cm,secrets", "-oname", NULL}, 0,
                       "secret/s1\nconfigmap/a1\n", "");
+    /* One resource under two names: listed once, its objects named got
+     * once for each, as kubectl does. */
+    expect_as_kubectl(kubeconfig, (const char *[]){"configmaps,cm", "-o", "name", NULL}, 0,
+                      "configmap/a1\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"configmaps,cm", "a1", "-o", "name", NULL}, 0,
+                      "configmap/a1\nconfigmap/a1\n", "");
     expect_as_kubectl(kubeconfig, (const char *[]){"cm,secrets", "a1", "s1", "-o", "name", NULL}, 1,
                       "configmap/a1\nsecret/s1\n",
                       "Error from server (NotFound): configmaps \"s1\" not found\n"

@@ -1065,6 +1065,19 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* As kubectl: a resource's list asked for again under another name
+     * (`configmaps,cm`) is listed once; objects named are got each time. */
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        bool again = false;
+        for (int k = 0; k < kept && !t[i].name && !again; k++)
+            again = !t[k].name && strcmp(t[k].info.group, t[i].info.group) == 0 &&
+                    strcmp(t[k].info.version, t[i].info.version) == 0 &&
+                    strcmp(t[k].info.resource, t[i].info.resource) == 0;
+        if (!again)
+            t[kept++] = t[i];
+    }
+    n = kept;
     if ((output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH) && !a.watch)
         collected = json_array();
     if (n > 1)
