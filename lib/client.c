@@ -73,7 +73,7 @@ static json_t *parse_answer(char *data, size_t len, int drop, json_error_t *jerr
         len = kr_json_cut_members(data, len, object, KR_ARRAY_LEN(object));
     else if (drop == DROP_ITEMS)
         len = kr_json_cut_members(data, len, items, KR_ARRAY_LEN(items));
-    return json_loadb(data, len, 0, jerr);
+    return kr_json_loadb_server(data, len, 0, jerr);
 }
 
 static const char JSON_TYPE[] = "application/json";

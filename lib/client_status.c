@@ -136,7 +136,7 @@ int kr_status_error(long http_status, const char *content_type, const char *body
                     int retry_after_s, const char *what, kr_error_t *err)
 {
     if (is_json_type(content_type) && body && len > 0) {
-        json_t *status = json_loadb(body, len, 0, NULL);
+        json_t *status = kr_json_loadb_server(body, len, 0, NULL);
         if (status && kr_is_status(status)) {
             int rc = kr_status_error_json(status, http_status, retry_after_s, what, err);
             json_decref(status);

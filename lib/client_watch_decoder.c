@@ -82,7 +82,7 @@ static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_
     const char *cut = d->drop_managed_fields
                           ? without_managed_fields(text, &len, buf, sizeof(buf), &owned)
                           : NULL;
-    json_t *event = json_loadb(cut ? cut : text, len, 0, &jerr);
+    json_t *event = kr_json_loadb_server(cut ? cut : text, len, 0, &jerr);
     kr_free(owned);
     if (!event)
         return fail(d, err, KR_EPARSE, "watch stream: malformed event: %s", jerr.text);

@@ -52,7 +52,7 @@ static json_t *last_applied_of(const json_t *current, const char *annotation)
     const char *text = json_string_value(json_object_get(annotations, annotation));
     if (!text)
         return NULL;
-    json_t *doc = json_loads(text, 0, NULL);
+    json_t *doc = kr_json_loadb_server(text, strlen(text), 0, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         return NULL;

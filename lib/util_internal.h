@@ -346,6 +346,17 @@ bool kr_json_cut_member(const char *text, size_t len, const char *const *path, s
  * (len when nothing was cut; out of memory, or where the scanner stops,
  * what was found before is cut all the same). */
 size_t kr_json_cut_members(char *text, size_t len, const char *const *path, size_t n);
+/* A body the apiserver sent (an object, a list, a watch event, a Status)
+ * as JSON: json_loadb(text, len, flags, err), except that an integer
+ * beyond int64, which jansson refuses ("too big integer") and Go's
+ * unstructured decoding reads as a float64 (a custom resource may hold
+ * one), is a real; every other integer stays an integer. Only a text
+ * jansson refused for such an integer is looked at again (a copy with
+ * ".0" after each such literal outside strings), so other texts cost one
+ * parse as before. An error in that copy is reported at its position in
+ * the copy (2 bytes on for each such literal before it). For whole texts
+ * only: with JSON_DISABLE_EOF_CHECK, err->position would be the copy's. */
+json_t *kr_json_loadb_server(const char *text, size_t len, size_t flags, json_error_t *err);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */
 

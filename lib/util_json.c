@@ -597,3 +597,84 @@ size_t kr_json_cut_members(char *text, size_t len, const char *const *path, size
     kr_free(c.at);
     return len;
 }
+
+/* ---- server bodies: integers beyond int64 ------------------------------- */
+
+/* Whether the integer literal text[0..n) ([-]digits) lies outside int64. */
+static bool beyond_int64(const char *text, size_t n)
+{
+    bool negative = n > 0 && text[0] == '-';
+    size_t i = negative ? 1 : 0;
+    while (i + 1 < n && text[i] == '0')
+        i++; /* jansson refuses leading zeros; they do not count here */
+    size_t digits = n - i;
+    if (digits != 19)
+        return digits > 19;
+    const char *limit = negative ? "9223372036854775808" : "9223372036854775807";
+    return memcmp(text + i, limit, 19) > 0;
+}
+
+/* A copy of `text` with ".0" after every integer literal beyond int64
+ * outside strings (jansson reads it as a real), its length in *out_len;
+ * NULL when out of memory. A literal beyond int64 has at least 19 digits,
+ * so the copy needs at most 2 more bytes for every 19. */
+static char *widen_big_integers(const char *text, size_t len, size_t *out_len)
+{
+    char *out = kr_malloc(len + 2 * (len / 19) + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len;) {
+        char c = text[i];
+        if (in_string) {
+            size_t step = c == '\\' && i + 1 < len ? 2 : 1;
+            in_string = c != '"';
+            memcpy(out + n, text + i, step);
+            n += step;
+            i += step;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            in_string = c == '"';
+            out[n++] = c;
+            i++;
+            continue;
+        }
+        size_t end = i + 1;
+        while (end < len && text[end] >= '0' && text[end] <= '9')
+            end++;
+        bool whole = end == len || !strchr(".eE", text[end]) || text[end] == '\0';
+        while (end < len && text[end] && strchr("0123456789.eE+-", text[end]))
+            end++; /* the rest of the literal, copied as it is */
+        memcpy(out + n, text + i, end - i);
+        n += end - i;
+        if (whole && beyond_int64(text + i, end - i)) {
+            memcpy(out + n, ".0", 2);
+            n += 2;
+        }
+        i = end;
+    }
+    *out_len = n;
+    return out;
+}
+
+json_t *kr_json_loadb_server(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    json_error_t own = {0};
+    json_error_t *e = err ? err : &own;
+    json_t *doc = json_loadb(text, len, flags, e);
+    if (doc || json_error_code(e) != json_error_numeric_overflow ||
+        strncmp(e->text, "too big", 7) != 0)
+        return doc;
+    size_t wide_len = 0;
+    char *wide = widen_big_integers(text, len, &wide_len);
+    if (!wide)
+        return NULL; /* jansson's error stands */
+    json_error_t second;
+    doc = json_loadb(wide, wide_len, flags, &second);
+    kr_free(wide);
+    if (!doc)
+        *e = second;
+    return doc;
+}

@@ -577,6 +577,107 @@ static void run_schedule(cluster *cl, unsigned long long seed, long index)
     kr_informer_free(inf);
     json_decref(rp.map);
 }
+#define WIDGETS KR_GVR("example.com", "v1", "widgets")
+
+/* A custom resource may hold an integer beyond int64 (a field free to hold
+ * anything: Go reads it as a float64 and writes 1e20 as
+ * 100000000000000000000), which jansson refuses. Such an object is read as
+ * Go reads it, a real beside the integers, by a get, a list, a watch
+ * event and an informer's sync: one such object does not hide the others. */
+START_TEST(integers_beyond_int64_do_not_hide_a_resource)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    kr_test_cluster_up(&a, rt, 1);
+    kr_error_t err = {0};
+    json_t *crd = json_pack(
+        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
+        "s:{s:{s:s, s:b}}}]}}",
+        "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata",
+        "name", "widgets.example.com", "spec", "group", "example.com", "scope", "Namespaced",
+        "names", "plural", "widgets", "singular", "widget", "kind", "Widget", "listKind",
+        "WidgetList", "versions", "name", "v1", "served", 1, "storage", 1, "schema",
+        "openAPIV3Schema", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
+    ck_assert_msg(
+        kr_client_create(a.c, KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+                         NULL, crd, NULL, NULL, &err) == 0,
+        "%s", err.message);
+    json_decref(crd);
+    static const char *const names[] = {"plain", "big"};
+    json_t *created = NULL;
+    for (int i = 0; i < 2; i++) {
+        json_t *w =
+            json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:{s:o}}}", "apiVersion", "example.com/v1",
+                      "kind", "Widget", "metadata", "name", names[i], "namespace", "default",
+                      "spec", "replicas", 3, "extra", "n", i ? json_real(1e20) : json_integer(5));
+        json_decref(created);
+        created = NULL;
+        ck_assert_msg(kr_client_create(a.c, WIDGETS, "default", w, NULL, &created, &err) == 0, "%s",
+                      err.message);
+        json_decref(w);
+    }
+    json_t *got = NULL;
+    ck_assert_msg(kr_client_get(a.c, WIDGETS, "default", "big", &got, &err) == 0, "%s",
+                  err.message);
+    json_t *spec = json_object_get(got, "spec");
+    ck_assert(json_is_real(json_object_get(json_object_get(spec, "extra"), "n")));
+    ck_assert(json_real_value(json_object_get(json_object_get(spec, "extra"), "n")) == 1e20);
+    ck_assert(json_is_integer(json_object_get(spec, "replicas")));
+    ck_assert(json_integer_value(json_object_get(spec, "replicas")) == 3);
+    ck_assert(json_is_real(
+        json_object_get(json_object_get(json_object_get(created, "spec"), "extra"), "n")));
+    json_decref(created);
+
+    json_t *list = NULL;
+    ck_assert_msg(kr_client_list(a.c, WIDGETS, "default", NULL, &list, &err) == 0, "%s",
+                  err.message);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+
+    kr_informer_opts o = {.client = a.c,
+                          .resource = WIDGETS,
+                          .namespace_ = "default",
+                          .backoff_initial_ms = 5,
+                          .backoff_max_ms = 50};
+    kr_informer_t *inf = NULL;
+    ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+    kr_store_t *st = kr_informer_store(inf);
+    ck_assert_uint_eq(kr_store_len(st), 2);
+
+    /* a watch event carrying the number: written back as it was read */
+    json_object_set_new(spec, "replicas", json_integer(4));
+    json_t *out = NULL;
+    ck_assert_msg(kr_client_update(a.c, WIDGETS, "default", got, NULL, &out, &err) == 0, "%s",
+                  err.message);
+    char want[32];
+    snprintf(want, sizeof(want), "%s", rv_of(out));
+    json_decref(out);
+    json_decref(got);
+    ck_assert_msg(kr_informer_wait_for_resource_version(inf, want, WAIT_MS, &err) == 0, "%s",
+                  err.message);
+    json_t *cached = kr_store_get_by_name(st, "default", "big");
+    ck_assert_ptr_nonnull(cached);
+    ck_assert_str_eq(rv_of(cached), want);
+    spec = json_object_get(cached, "spec");
+    ck_assert(json_real_value(json_object_get(json_object_get(spec, "extra"), "n")) == 1e20);
+    ck_assert(json_is_integer(json_object_get(spec, "replicas")));
+    ck_assert(json_integer_value(json_object_get(spec, "replicas")) == 4);
+    json_decref(cached);
+    cached = kr_store_get_by_name(st, "default", "plain");
+    ck_assert_ptr_nonnull(cached);
+    spec = json_object_get(cached, "spec");
+    ck_assert(json_integer_value(json_object_get(json_object_get(spec, "extra"), "n")) == 5);
+    json_decref(cached);
+    kr_informer_stats s;
+    kr_informer_get_stats(inf, &s, sizeof(s));
+    ck_assert_uint_eq(s.lists, 1); /* the watch never broke */
+    kr_informer_free(inf);
+    kr_test_cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
 
 START_TEST(cache_converges_to_the_server_under_faults)
 {
@@ -617,6 +718,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, factory_shares_metadata_only_informers_apart_from_full_ones);
     tcase_add_test(tc, label_and_field_selectors_scope_the_cache);
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
+    tcase_add_test(tc, integers_beyond_int64_do_not_hide_a_resource);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);
     suite_add_tcase(s, tc);
     return s;

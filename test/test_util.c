@@ -1027,6 +1027,75 @@ START_TEST(json_cut_members_cuts_every_items_managed_fields)
 }
 END_TEST
 
+/* ---- server bodies: integers beyond int64 --------------------------------- */
+
+/* A member's value of a parsed body, by key. */
+static json_t *member(json_t *doc, const char *key)
+{
+    json_t *v = json_object_get(doc, key);
+    ck_assert_msg(v != NULL, "no %s", key);
+    return v;
+}
+
+/* An integer beyond int64 is a real (as Go's unstructured decoding reads
+ * it), anywhere in the tree; every other number is what jansson makes of
+ * it, the int64 limits included; digits in strings and keys stay text. */
+START_TEST(json_loadb_server_reads_integers_beyond_int64_as_reals)
+{
+    static const char text[] =
+        "{\"big\":100000000000000000000,\"neg\":-100000000000000000000,"
+        "\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+        "\"over\":9223372036854775808,\"under\":-9223372036854775809,"
+        "\"replicas\":3,\"zero\":0,\"f\":1.5,\"e\":1e3,\"fe\":-2.5E+2,"
+        "\"s\":\"99999999999999999999 \\\" 99999999999999999999\","
+        "\"99999999999999999999\":[99999999999999999999,{\"n\":12345678901234567890}],"
+        "\"esc\":\"\\\\\",\"after\":7}";
+    json_error_t jerr;
+    json_t *plain = json_loadb(text, strlen(text), 0, &jerr);
+    ck_assert_ptr_null(plain); /* what the helper is for */
+    json_t *doc = kr_json_loadb_server(text, strlen(text), 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s", jerr.text);
+    ck_assert(json_is_real(member(doc, "big")));
+    ck_assert(json_real_value(member(doc, "big")) == 1e20);
+    ck_assert(json_real_value(member(doc, "neg")) == -1e20);
+    ck_assert(json_is_integer(member(doc, "max")));
+    ck_assert(json_integer_value(member(doc, "max")) == INT64_MAX);
+    ck_assert(json_is_integer(member(doc, "min")));
+    ck_assert(json_integer_value(member(doc, "min")) == INT64_MIN);
+    ck_assert(json_is_real(member(doc, "over")));
+    ck_assert(json_real_value(member(doc, "over")) == 9223372036854775808.0);
+    ck_assert(json_is_real(member(doc, "under")));
+    ck_assert(json_is_integer(member(doc, "replicas")));
+    ck_assert(json_integer_value(member(doc, "replicas")) == 3);
+    ck_assert(json_is_integer(member(doc, "zero")));
+    ck_assert(json_real_value(member(doc, "f")) == 1.5);
+    ck_assert(json_real_value(member(doc, "e")) == 1e3);
+    ck_assert(json_real_value(member(doc, "fe")) == -250.0);
+    ck_assert_str_eq(json_string_value(member(doc, "s")),
+                     "99999999999999999999 \" 99999999999999999999");
+    json_t *arr = member(doc, "99999999999999999999");
+    ck_assert(json_real_value(json_array_get(arr, 0)) == 1e20);
+    ck_assert(json_is_real(json_object_get(json_array_get(arr, 1), "n")));
+    ck_assert_str_eq(json_string_value(member(doc, "esc")), "\\");
+    ck_assert(json_integer_value(member(doc, "after")) == 7);
+    json_decref(doc);
+
+    /* a bare literal (JSON_DECODE_ANY), at the end of an unterminated buffer */
+    char bare[19];
+    memcpy(bare, "9223372036854775808", 19);
+    doc = kr_json_loadb_server(bare, sizeof(bare), JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(json_is_real(doc), "%s", jerr.text);
+    json_decref(doc);
+
+    /* a text refused for something else is refused still, as jansson says */
+    static const char bad[] = "{\"n\":100000000000000000000,\"x\":tru}";
+    ck_assert_ptr_null(kr_json_loadb_server(bad, strlen(bad), 0, &jerr));
+    ck_assert_msg(strstr(jerr.text, "too big") == NULL, "%s", jerr.text);
+    ck_assert_ptr_null(kr_json_loadb_server("{\"n\":1e999}", 11, 0, &jerr));
+    ck_assert_ptr_null(kr_json_loadb_server("{\"n\":3", 6, 0, NULL));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -1055,6 +1124,7 @@ int main(void)
     tcase_add_test(tc, array_push_appends_one_zeroed_element);
     tcase_add_test(tc, json_cut_member_leaves_what_jansson_would_parse_less_the_member);
     tcase_add_test(tc, json_cut_members_cuts_every_items_managed_fields);
+    tcase_add_test(tc, json_loadb_server_reads_integers_beyond_int64_as_reals);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

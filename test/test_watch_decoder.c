@@ -340,6 +340,62 @@ START_TEST(allocation_failures_are_errors_without_leaks)
 }
 END_TEST
 
+/* A custom resource may hold an integer beyond int64 (Go reads it as a
+ * float64); jansson refuses it. The event is delivered all the same, the
+ * number a real and every other integer an integer, wherever the stream
+ * is split and whether the fast path or the scanning path decodes it. */
+static const char BIG[] =
+    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Widget\",\"metadata\":{\"name\":\"a\","
+    "\"resourceVersion\":\"10\"},\"spec\":{\"replicas\":3,\"note\":\"12345678901234567890\","
+    "\"extra\":{\"n\":100000000000000000000}}}}\n"
+    "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Widget\",\"metadata\":{\"name\":\"a\","
+    "\"resourceVersion\":\"11\"},\"spec\":{\"replicas\":4,\"extra\":{\"n\":-1e20}}}}\n";
+
+struct big_seen {
+    int n;
+    bool ok;
+};
+
+static int check_big(kr_watch_event_type type, json_t *object, void *user)
+{
+    struct big_seen *s = user;
+    json_t *spec = json_object_get(object, "spec");
+    json_t *n = json_object_get(json_object_get(spec, "extra"), "n");
+    json_t *replicas = json_object_get(spec, "replicas");
+    bool first = s->n == 0;
+    s->ok = s->ok && type == (first ? KR_WATCH_ADDED : KR_WATCH_MODIFIED) && json_is_real(n) &&
+            json_real_value(n) == (first ? 1e20 : -1e20) && json_is_integer(replicas) &&
+            json_integer_value(replicas) == (first ? 3 : 4);
+    if (first)
+        s->ok = s->ok && strcmp(json_string_value(json_object_get(spec, "note")),
+                                "12345678901234567890") == 0;
+    s->n++;
+    return 0;
+}
+
+START_TEST(integers_beyond_int64_are_reals_wherever_split)
+{
+    size_t len = strlen(BIG);
+    for (int drop = 0; drop < 2; drop++) {
+        for (size_t cut = 0; cut <= len; cut++) {
+            kr_watch_decoder d;
+            kr_watch_decoder_init(&d, 0);
+            d.drop_managed_fields = drop;
+            struct big_seen s = {.ok = true};
+            kr_error_t err = {0};
+            ck_assert_msg(kr_watch_decoder_feed(&d, BIG, cut, check_big, &s, &err) == 0, "%s",
+                          err.message);
+            ck_assert_msg(kr_watch_decoder_feed(&d, BIG + cut, len - cut, check_big, &s, &err) == 0,
+                          "cut %zu: %s", cut, err.message);
+            ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+            ck_assert_int_eq(s.n, 2);
+            ck_assert_msg(s.ok, "cut %zu", cut);
+            kr_watch_decoder_free(&d);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("watch_decoder");
@@ -354,6 +410,7 @@ int main(void)
     tcase_add_test(tc, whitespace_only_and_missing_newlines_are_accepted);
     tcase_add_test(tc, chunks_ending_in_newlines_inside_an_event_give_the_same_events);
     tcase_add_test(tc, callback_result_stops_decoding);
+    tcase_add_test(tc, integers_beyond_int64_are_reals_wherever_split);
     tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
