@@ -286,6 +286,36 @@ START_TEST(last_applied_uses_a_merge_patch_for_custom_resources)
 }
 END_TEST
 
+/* An annotation recorded by another writer of the same intent (a Go
+ * program writes a float64 1e20 as 100000000000000000000) is read as Go
+ * reads it, not refused as unparsable: what the intent dropped is
+ * deleted. */
+START_TEST(last_applied_reads_an_integer_beyond_int64_in_the_annotation)
+{
+    json_t *desired = json_pack("{s:s, s:s, s:{s:s}, s:{s:f}}", "apiVersion", "example.com/v1",
+                                "kind", "Widget", "metadata", "name", "w", "spec", "n", 1e20);
+    json_t *live = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:f, s:i}}", "apiVersion", "example.com/v1", "kind",
+        "Widget", "metadata", "name", "w", "annotations", ANN,
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"
+        "\"spec\":{\"n\":100000000000000000000,\"old\":1}}",
+        "spec", "n", 1e20, "old", 1);
+    json_t *patch = NULL;
+    kr_patch_format format = 0;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_patch_last_applied(NULL, ANN, desired, live, NULL, &patch, &format, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(format, KR_PATCH_MERGE);
+    ck_assert_ptr_nonnull(patch);
+    json_t *spec = json_object_get(patch, "spec");
+    ck_assert(json_is_null(json_object_get(spec, "old")));
+    ck_assert_ptr_null(json_object_get(spec, "n"));
+    json_decref(patch);
+    json_decref(live);
+    json_decref(desired);
+}
+END_TEST
+
 START_TEST(last_applied_rejects_bad_arguments_and_survives_a_broken_annotation)
 {
     json_t *patch = NULL;
@@ -471,6 +501,7 @@ int main(void)
     tcase_add_test(tc, finalizer_patches_keep_the_others_and_carry_the_resource_version);
     tcase_add_test(tc, last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs);
     tcase_add_test(tc, last_applied_uses_a_merge_patch_for_custom_resources);
+    tcase_add_test(tc, last_applied_reads_an_integer_beyond_int64_in_the_annotation);
     tcase_add_test(tc, last_applied_rejects_bad_arguments_and_survives_a_broken_annotation);
     tcase_add_test(tc, owner_references_are_set_as_controller_runtime_sets_them);
     tcase_add_test(tc, secret_data_round_trips_bytes);
