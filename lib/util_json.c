@@ -664,8 +664,9 @@ json_t *kr_json_loadb_server(const char *text, size_t len, size_t flags, json_er
     json_error_t own = {0};
     json_error_t *e = err ? err : &own;
     json_t *doc = json_loadb(text, len, flags, e);
-    if (doc || json_error_code(e) != json_error_numeric_overflow ||
-        strncmp(e->text, "too big", 7) != 0)
+    /* jansson's words for it ("too big integer", "too big negative
+     * integer"): json_error_code would need jansson 2.11 */
+    if (doc || strncmp(e->text, "too big", 7) != 0)
         return doc;
     size_t wide_len = 0;
     char *wide = widen_big_integers(text, len, &wide_len);
