@@ -1679,6 +1679,51 @@ START_TEST(a_delete_held_by_another_finalizer_is_recorded_once)
 }
 END_TEST
 
+/* A copy whose delete another finalizer holds keeps the hub delete
+ * waiting, and its cluster's entry says so (no longer verified, the
+ * finalizer named), as it says what else holds a delete; once released,
+ * the delete completes. */
+START_TEST(a_delete_held_by_another_finalizer_shows_in_the_entry)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "held", "v1", NULL));
+    converge(&w, 3, false);
+    json_t *hold = json_pack("{s:{s:[s]}}", "metadata", "finalizers", "example.com/hold"), *out;
+    ck_assert_int_eq(kr_client_patch(w.dc[0].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, hold,
+                                     NULL, &out, NULL),
+                     0);
+    kr_informer_t *dc1 = w.s->clusters[0].copies[res_index(CM)];
+    ck_assert_int_eq(
+        kr_informer_wait_for_resource_version(dc1, meta(out, "resourceVersion"), WAIT_MS, NULL), 0);
+    json_decref(out);
+    json_decref(hold);
+    hub_delete(&w, CM, "held");
+    converge(&w, 3, true); /* dc1's copy waits for the other finalizer */
+    json_t *entry = status_entry(&w, CM, "held", "dc1");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    const char *why = json_string_value(json_object_get(entry, "lastError"));
+    ck_assert_msg(why && strstr(why, "delete configmaps " NSNAME "/held in dc1: ") == why &&
+                      strstr(why, "example.com/hold"),
+                  "dc1's entry: %s", why ? why : "(no lastError)");
+    json_decref(entry);
+    /* looked at again, the same hold is no new write */
+    uint64_t before = writes(&w);
+    converge(&w, 3, true);
+    ck_assert_uint_eq(writes(&w), before);
+    json_t *release = json_pack("{s:{s:n}}", "metadata", "finalizers");
+    ck_assert_int_eq(kr_client_patch(w.dc[0].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, release,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(release);
+    converge(&w, 3, false);
+    assert_absent(&w, CM, 0, "held");
+    ck_assert_ptr_null(fetch(&w.hub, CM, "held"));
+    world_down(&w);
+}
+END_TEST
+
 /* A fake elector: mode 0 leads in term `term` (7 when 0), begun by a
  * Lease write that returned `rv` ("" unknown); 1 answers a newer term at
  * every call (the term changed after each reconcile began); 2 does not
@@ -4218,6 +4263,7 @@ int main(void)
     tcase_add_test(tc, a_new_leader_behind_its_predecessor_creates_no_copy_of_a_deleted_object);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
+    tcase_add_test(tc, a_delete_held_by_another_finalizer_shows_in_the_entry);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_removal_held_by_a_placement_change_shows_in_the_entry);
     tcase_add_test(tc, a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster);

@@ -53,6 +53,9 @@ typedef struct rctx {
      * "delete"), named with the object in the entry of its failure; NULL
      * before any request to the cluster */
     const char *op;
+    /* a delete of ours that another finalizer holds: what the copy waits
+     * for ("" when no delete is held) */
+    char held[384];
 } rctx;
 
 /* The outcome of a step that touched the cluster. */
@@ -349,6 +352,10 @@ static bool failure_text(const rctx *c, step st, char *msg, size_t len)
         why = syncer_without_request(c->err->message);
     else if (st == STEP_RETRY && syncer_health_last_error(&c->cl->health, waiting, sizeof(waiting)))
         why = waiting;
+    /* the copy waits for someone's finalizer (a cluster that does not
+     * answer, above, says more: the hold may be over) */
+    else if (st == STEP_RETRY && c->held[0])
+        why = c->held;
     else
         return false;
     /* the operation and the object first, then what happened, cut to fit */
@@ -939,14 +946,40 @@ static void found_lost_write(rctx *c, const json_t *copy)
     }
 }
 
+/* Note in c->held that the copy `obj`, being deleted, waits for the
+ * finalizers it carries (someone else's: ours never go on a copy), for
+ * its cluster's entry: a hub delete it holds would otherwise show nothing
+ * but a verified copy. */
+static void note_held(rctx *c, const json_t *obj)
+{
+    const json_t *list = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    size_t used = (size_t)snprintf(c->held, sizeof(c->held),
+                                   "the copy is being deleted and "
+                                   "waits for its finalizers:");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        const char *f = json_string_value(item);
+        if (!f || used >= sizeof(c->held))
+            continue;
+        int n = snprintf(c->held + used, sizeof(c->held) - used, "%s %s", i ? "," : "", f);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (json_array_size(list) == 0 && used < sizeof(c->held))
+        snprintf(c->held + used, sizeof(c->held) - used, " (none left)");
+    cut_utf8(c->held);
+}
+
 /* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
  * being deleted (held by someone's finalizer) is not deleted again: that
  * would be one more write per look, and its delete was recorded when
- * accepted; its DELETED event wakes the key. */
+ * accepted; its DELETED event wakes the key. Held, c->held says by what. */
 static step delete_copy(rctx *c, const json_t *obj)
 {
     c->op = "delete"; /* also what a held delete waits on names */
     if (meta_string(obj, "deletionTimestamp")) {
+        note_held(c, obj);
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         return STEP_RETRY;
     }
@@ -997,6 +1030,7 @@ static step delete_copy(rctx *c, const json_t *obj)
             kr_informer_wait_for_resource_version(c->cl->copies[c->res - c->s->resources],
                                                   meta_string(out, "resourceVersion"),
                                                   c->s->verify_timeout_ms, NULL);
+        note_held(c, out);
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         st = STEP_RETRY;
     }
