@@ -76,6 +76,22 @@ START_TEST(placement_reads_the_clusters_annotation)
     ck_assert(syncer_placed(spaced, "dc2"));
     ck_assert(!syncer_unknown_placement(spaced, configured, 2, unknown, sizeof(unknown)));
     json_decref(spaced);
+    /* more than fits: whole names, then "...", never a character cut in
+     * two (the text is an Event's message, which must be UTF-8); a single
+     * name longer than the room is still told */
+    char small[16];
+    json_t *wide = hub_obj("f", "dc1,abcdefghij,\xe2\x82\xac\xe2\x82\xac,x");
+    ck_assert(syncer_unknown_placement(wide, configured, 2, small, sizeof(small)));
+    ck_assert_str_eq(small, "abcdefghij,...");
+    json_decref(wide);
+    wide = hub_obj("g", "abcdefghijkl\xc3\xa9\xc3\xa9");
+    ck_assert(syncer_unknown_placement(wide, configured, 2, small, sizeof(small)));
+    ck_assert_str_eq(small, "abcdefghijkl...");
+    json_decref(wide);
+    wide = hub_obj("h", "abcdefghijk\xe2\x82\xac\xe2\x82\xac");
+    ck_assert(syncer_unknown_placement(wide, configured, 2, small, sizeof(small)));
+    ck_assert_str_eq(small, "abcdefghijk...");
+    json_decref(wide);
     ck_assert_ptr_null(kr_managed_unsynced_reason(all));
     json_object_set_new(json_object_get(all, "metadata"), "ownerReferences",
                         json_pack("[{s:s}]", "uid", "o"));

@@ -12,11 +12,24 @@ static const char *annotation(const json_t *obj, const char *name)
     return json_string_value(json_object_get(annotations, name));
 }
 
+/* The length of at most `max` bytes of `s` (`len` bytes) that ends at a
+ * character: a UTF-8 sequence is never cut in two. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues the sequence begun before it */
+    return n;
+}
+
 bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, size_t n, char *out,
                               size_t len)
 {
     const char *p = annotation(hub, KR_ANNOTATION_CLUSTERS);
     size_t used = 0;
+    bool any = false, full = false;
     if (len)
         out[0] = '\0';
     size_t want;
@@ -24,12 +37,36 @@ bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, si
         bool known = false;
         for (size_t i = 0; i < n && !known; i++)
             known = strlen(clusters[i]) == want && memcmp(clusters[i], start, want) == 0;
-        if (!known && used < len) {
-            int w = snprintf(out + used, len - used, "%s%.*s", used ? "," : "", (int)want, start);
-            used += w > 0 ? (size_t)w : 0;
+        if (known)
+            continue;
+        any = true;
+        size_t sep = used ? 1 : 0;
+        if (full || len == 0)
+            continue;
+        if (used + sep + want < len) { /* whole names only */
+            if (sep)
+                out[used++] = ',';
+            memcpy(out + used, start, want);
+            used += want;
+            out[used] = '\0';
+            continue;
         }
+        /* what does not fit ends the list with "..." (the text is a log
+         * line's and an Event's message: it stays UTF-8); a first name
+         * longer than the room is told cut */
+        full = true;
+        if (used == 0 && len > 4) {
+            used = utf8_prefix(start, want, len - 4);
+            memcpy(out, start, used);
+        } else if (used + sep + 3 >= len) {
+            continue; /* no room for the mark: the names told stay as they are */
+        } else if (sep) {
+            out[used++] = ',';
+        }
+        memcpy(out + used, "...", 4);
+        used += 3;
     }
-    return used > 0;
+    return any;
 }
 
 /* The library's reading, shared with kr-sweeper: the sweeper deletes a
