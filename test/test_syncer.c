@@ -1740,6 +1740,58 @@ START_TEST(a_delete_held_by_another_finalizer_shows_in_the_entry)
 }
 END_TEST
 
+/* A cluster that no longer serves the resource at the version synced
+ * (its CRD now serves another; the copy is still stored there) answers
+ * 404 for the path, not for the object: that is no confirmation that the
+ * copy is gone, and the hub delete waits, its entry saying why. */
+START_TEST(a_404_for_a_resource_no_longer_served_confirms_no_delete)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, WIDGET, object_of(WIDGET, "kept", "v1", "dc1"));
+    converge(&w, 3, false);
+    assert_copy(&w, WIDGET, 0, "kept", "v1");
+    /* dc1 serves v2 only from now on; v1 stays its storage version */
+    json_t *versions =
+        json_pack("{s:{s:[{s:s, s:b, s:b, s:{s:{s:s, s:b}}}, {s:s, s:b, s:b, s:{s:{s:s, s:b}}}]}}",
+                  "spec", "versions", "name", "v1", "served", 0, "storage", 1, "schema",
+                  "openAPIV3Schema", "type", "object", "x-kubernetes-preserve-unknown-fields", 1,
+                  "name", "v2", "served", 1, "storage", 0, "schema", "openAPIV3Schema", "type",
+                  "object", "x-kubernetes-preserve-unknown-fields", 1);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_patch(w.dc[0].c,
+                                  KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+                                  NULL, "widgets.example.com", NULL, KR_PATCH_MERGE, versions, NULL,
+                                  NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(versions);
+    json_t *still = NULL;
+    ck_assert_int_eq(kr_client_get(w.dc[0].c, KR_GVR("example.com", "v2", "widgets"), NSNAME,
+                                   "kept", &still, NULL),
+                     0);
+    json_decref(still);
+    hub_delete(&w, WIDGET, "kept");
+    kr_reconcile_request req = {"dc1/" NSNAME "/kept", "dc1", NSNAME, "kept"};
+    for (int i = 0; i < 3; i++) {
+        uint64_t after = 0;
+        ck_assert_int_ne(syncer_reconcile(w.s, res_index(WIDGET), &req, &after, NULL),
+                         KR_RECONCILE_DONE);
+    }
+    json_t *hub = fetch(&w.hub, WIDGET, "kept");
+    ck_assert_msg(hub != NULL, "the hub delete completed while dc1 still holds the copy");
+    json_decref(hub);
+    json_t *entry = status_entry(&w, WIDGET, "kept", "dc1");
+    ck_assert(!json_is_true(json_object_get(entry, "deleted")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(entry, "lastError")));
+    json_decref(entry);
+    ck_assert_int_eq(kr_client_get(w.dc[0].c, KR_GVR("example.com", "v2", "widgets"), NSNAME,
+                                   "kept", &still, NULL),
+                     0);
+    json_decref(still);
+    world_down(&w);
+}
+END_TEST
+
 /* A fake elector: mode 0 leads in term `term` (7 when 0), begun by a
  * Lease write that returned `rv` ("" unknown); 1 answers a newer term at
  * every call (the term changed after each reconcile began); 2 does not
@@ -4280,6 +4332,7 @@ int main(void)
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_shows_in_the_entry);
+    tcase_add_test(tc, a_404_for_a_resource_no_longer_served_confirms_no_delete);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_removal_held_by_a_placement_change_shows_in_the_entry);
     tcase_add_test(tc, a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster);

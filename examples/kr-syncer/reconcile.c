@@ -971,6 +971,17 @@ static void note_held(rctx *c, const json_t *obj)
     cut_utf8(c->held);
 }
 
+/* True when `rc` (with c->err) says that the copy is not there: a 404
+ * whose Status names the object, as an apiserver answers for an object it
+ * does not hold. A 404 for the path (a resource the cluster does not serve
+ * at this version, as when its CRD stopped serving it: the copy may still
+ * be stored there, served under another) names nothing and confirms
+ * nothing. */
+static bool copy_not_found(const rctx *c, int rc)
+{
+    return rc == KR_ENOTFOUND && strcmp(c->err->details_name, c->req->name) == 0;
+}
+
 /* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
  * being deleted (held by someone's finalizer) is not deleted again: that
  * would be one more write per look, and its delete was recorded when
@@ -994,7 +1005,7 @@ static step delete_copy(rctx *c, const json_t *obj)
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
     syncer_count_write(c->cl, SYNCER_OP_DELETE, rc, c->err);
-    bool deleted = rc == 0, not_found = rc == KR_ENOTFOUND;
+    bool deleted = rc == 0, not_found = copy_not_found(c, rc);
     if (deleted)
         count(c->s, &c->s->cluster_writes);
     /* The answer lost (a 5xx, a timeout): the cluster may have done it;
@@ -1055,7 +1066,7 @@ static step confirm_gone(rctx *c, bool ask)
     json_t *live = NULL;
     int rc =
         kr_client_get(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &live, c->err);
-    if (rc == KR_ENOTFOUND)
+    if (copy_not_found(c, rc))
         rc = 0;
     step st = after_call(c, rc);
     if (st == STEP_OK && live && (ours(c, live) || lost_our_label(c, live))) {
