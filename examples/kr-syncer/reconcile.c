@@ -1780,8 +1780,10 @@ static step replace_copy(rctx *c)
 /* A placement that names a cluster which is not configured (a typo such
  * as "DC2" for "dc2" places the object nowhere): a warning and a Warning
  * Event, from the leader's reconcile of the first cluster's lane, once per
- * version of the hub object (a new leader warns again). `hub` NULL: the
- * object is gone, and so is its mark. */
+ * set of unknown names the object's placement gives: its later versions
+ * (our own status writes among them) warn again only when those names
+ * change (a new leader warns again). `hub` NULL: the object is gone, and
+ * so is its mark. */
 static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
                            const json_t *hub)
 {
@@ -1789,14 +1791,13 @@ static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, co
     snprintf(key, sizeof(key), "%zu/%s/%s", (size_t)(res - s->resources), ns, name);
     bool bad = hub && syncer_unknown_placement(hub, s->cluster_names, s->n_clusters, unknown,
                                                sizeof(unknown));
-    const char *rv = meta_string(hub, "resourceVersion");
     pthread_mutex_lock(&s->pending_lock);
     const char *warned = json_string_value(json_object_get(s->placement_warned, key));
-    bool news = bad && rv && (!warned || strcmp(warned, rv) != 0);
+    bool news = bad && (!warned || strcmp(warned, unknown) != 0);
     if (!bad)
         json_object_del(s->placement_warned, key);
     else if (news)
-        json_object_set_new(s->placement_warned, key, json_string(rv));
+        json_object_set_new(s->placement_warned, key, json_string(unknown));
     pthread_mutex_unlock(&s->pending_lock);
     if (!news)
         return;

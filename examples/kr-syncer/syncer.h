@@ -294,10 +294,10 @@ struct syncer {
      * SYNCER_ORPHAN_WINDOW_MS when it reaches created_prune_at entries. */
     json_t *created;
     size_t created_prune_at;
-    /* reconcile.c, under pending_lock: "resource/ns/name" -> the hub
-     * resourceVersion whose unknown placement this leader warned of (once
-     * per version of the object; dropped when the placement is right or
-     * the object goes) */
+    /* reconcile.c, under pending_lock: "resource/ns/name" -> the unknown
+     * placement names this leader warned of (once per set of names, not
+     * per version of the object: our own status writes make versions;
+     * dropped when the placement is right or the object goes) */
     json_t *placement_warned;
     /* reconcile.c, under pending_lock: "resource/cluster/ns/name" -> the
      * uid of a copy of ours whose hub object is gone, left to kr-sweeper:
