@@ -2970,6 +2970,56 @@ START_TEST(a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails)
 }
 END_TEST
 
+/* A copy relabelled to another runnable's uid is not this runnable's any
+ * more: the cache holds it under our name, but it is not followed (its
+ * outcome would be taken for ours); the runnable fails, CopyTaken. */
+START_TEST(a_copy_relabelled_to_another_runnable_fails_it)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("mine", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("theirs", 0, "dc1"), NULL, NULL),
+                     201);
+    ck_assert(reconcile_until_in("mine", "dc1", SUB_PHASE_DISPATCHED, true));
+    json_t *other = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "theirs", &other, NULL), 0);
+    json_t *relabel = json_pack("{s:{s:{s:s}}}", "metadata", "labels", SUB_LABEL_SOURCE_UID,
+                                sub_str(other, "metadata.uid")),
+           *out = NULL;
+    json_decref(other);
+    ck_assert_int_eq(kr_client_patch(E.dc[0], JOBS, "default", "mine-1", NULL, KR_PATCH_MERGE,
+                                     relabel, NULL, &out, NULL),
+                     0);
+    json_decref(relabel);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.copies[0], sub_str(out, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    char rv[64];
+    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
+    json_decref(out);
+    /* its end is not ours either */
+    mark_job(0, "mine-1", "Complete");
+    ck_assert(reconcile_until("mine", SUB_PHASE_FAILED, false));
+    json_t *o = cached("mine");
+    const json_t *c = NULL;
+    size_t i;
+    json_t *each;
+    json_array_foreach(json_object_get(json_object_get(o, "status"), "conditions"), i, each)
+    {
+        if (strcmp(sub_str(each, "type"), "Failed") == 0)
+            c = each;
+    }
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(sub_str(c, "reason"), "CopyTaken");
+    json_decref(o);
+    /* nothing of it deleted: the object is another's now */
+    ck_assert(job_exists(0, "mine-1"));
+    env_down();
+}
+END_TEST
+
 /* The recorded event that starts with `prefix` (its index), its
  * resourceVersion and its outcome copied out; -1 when none. */
 static long recorded_event(const char *prefix, char *rv, size_t rv_len, char *outcome,
@@ -6262,6 +6312,7 @@ int main(void)
     tcase_add_test(tc, a_later_attempt_created_ends_the_create_refused_condition);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
+    tcase_add_test(tc, a_copy_relabelled_to_another_runnable_fails_it);
     tcase_add_test(tc, every_record_names_the_resourceversion_of_its_object);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);

@@ -1911,10 +1911,23 @@ static kr_reconcile_result copy_missing(submitter *s, const json_t *obj, size_t 
 {
     json_t *found = NULL;
     int rc = probe_name(s, idx, obj, sub_int(obj, "status.attempt"), &found);
-    if (rc == KR_ENOTFOUND ||
-        (rc == 0 && *sub_label(found, SUB_LABEL_SOURCE_UID) && !ours(obj, found))) {
+    if (rc == KR_ENOTFOUND) {
         json_decref(found);
         return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", gone_rv, err);
+    }
+    if (rc == 0 && *sub_label(found, SUB_LABEL_SOURCE_UID) && !ours(obj, found)) {
+        /* another runnable's now: not this one's copy any more, whatever
+         * runs under its name (the record names the object's
+         * resourceVersion: it exists) */
+        char why[300];
+        snprintf(why, sizeof(why),
+                 "the workload copy %.63s carries another runnable's label (%s=%.63s)",
+                 sub_str(found, "metadata.name"), SUB_LABEL_SOURCE_UID,
+                 sub_label(found, SUB_LABEL_SOURCE_UID));
+        char rv[64];
+        snprintf(rv, sizeof(rv), "%s", sub_str(found, "metadata.resourceVersion"));
+        json_decref(found);
+        return fail_runnable(s, obj, "CopyTaken", why, rv, err);
     }
     if (rc != 0)
         return unreachable(s, obj, idx, false, true, after, err);
@@ -2126,6 +2139,13 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     copy_name(obj, attempt, name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
+    if (copy && !ours(obj, copy)) {
+        /* the name is ours but the copy is not (relabelled to another
+         * runnable's uid, or its uid label taken away): not followed; the
+         * cluster is asked below, as for a copy the cache lacks */
+        json_decref(copy);
+        copy = NULL;
+    }
     /* read after the store: the cache had observed at least this when it
      * did not hold the copy */
     char *seen = copy ? NULL : kr_informer_last_resource_version(inf);
