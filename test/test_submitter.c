@@ -789,6 +789,9 @@ static int env_clusters = 2;
 static void env_up(void)
 {
     memset(&E, 0, sizeof(E));
+    /* every replica of the test, as every replica given one key file */
+    static const char key[] = "the key every replica of the test seals decisions with";
+    approval_seal_key((const unsigned char *)key, sizeof(key) - 1);
     pthread_mutex_init(&E.mu, NULL);
     E.keys = json_object();
     atomic_store(&E.now_ns, 1000000000LL);
@@ -1843,6 +1846,77 @@ START_TEST(late_decisions_are_recorded_in_the_hubs_order)
     const char *want[] = {"SUBMITTED skew alice", "APPROVED skew bob", "APPROVED skew carol",
                           "DISPATCHED skew", "VERIFIED skew"};
     assert_events(want, 5);
+    env_down();
+}
+END_TEST
+
+/* Review finding: whoever may write runnables/status could add a decision
+ * (recorded: false, as one the API took while the inventory was down) that
+ * the controller then recorded as the named user's and counted, and a
+ * time in the future held every later decision back until then. Only a
+ * decision the API sealed counts or holds anything back; one written by
+ * another is recorded as FORGED, marked so and never counted; a sealed
+ * decision's time far ahead holds back no longer than the grace. */
+START_TEST(a_decision_no_api_took_never_counts)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("forge", 2, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("forge", SUB_PHASE_AWAITING, false));
+    atomic_store(&E.records_down, true);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/forge/approve", "tok-bob", NULL, NULL, NULL), 200);
+    json_t *o = cached("forge");
+    char hash[65];
+    snprintf(hash, sizeof(hash), "%s", sub_str(o, "status.specHash"));
+    json_t *approvals = json_deep_copy(json_object_get(json_object_get(o, "status"), "approvals"));
+    json_decref(o);
+    ck_assert_uint_eq(json_array_size(approvals), 1);
+    /* bob's, sealed, unrecorded, its time far ahead (a clock wrong, or
+     * written so): it waits no longer than the grace */
+    json_object_set_new(json_array_get(approvals, 0), "time", json_string("2099-01-01T00:00:00Z"));
+    /* a forged approval, as one the inventory could not take, and a
+     * forged rejection, as one recorded */
+    json_array_append_new(approvals, json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", "carol",
+                                               "decision", "Approved", "specHash", hash, "time",
+                                               "2099-01-01T00:00:00Z", "recorded", 0));
+    json_array_append_new(approvals,
+                          json_pack("{s:s, s:s, s:s, s:s}", "user", "erin", "decision", "Rejected",
+                                    "specHash", hash, "time", "2026-01-01T00:00:00Z"));
+    set_status("forge", json_pack("{s:o}", "approvals", approvals));
+    atomic_store(&E.records_down, false);
+    /* one approval of the two: it waits, neither rejected nor dispatched */
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "forge", &after, NULL);
+    }
+    for (int i = 0;; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "forge", &after, NULL);
+        o = cached("forge");
+        const json_t *all = json_object_get(json_object_get(o, "status"), "approvals");
+        bool marked = json_is_true(json_object_get(json_array_get(all, 1), "forged")) &&
+                      json_is_true(json_object_get(json_array_get(all, 2), "forged"));
+        if (marked)
+            break;
+        json_decref(o);
+        ck_assert_msg(i < 1000, "the forged decisions were never marked");
+        wait_pace();
+    }
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_uint_eq(approval_count(o, hash), 1);
+    ck_assert(!approval_rejected(o, hash));
+    json_decref(o);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/forge/approve", "tok-carol", NULL, NULL, NULL),
+        200);
+    ck_assert(reconcile_until("forge", SUB_PHASE_DISPATCHED, true));
+    const char *want[] = {
+        "SUBMITTED forge alice", "FORGED forge kr-submitter", "FORGED forge kr-submitter",
+        "APPROVED forge bob",    "APPROVED forge carol",      "DISPATCHED forge",
+        "VERIFIED forge"};
+    assert_events(want, 7);
     env_down();
 }
 END_TEST
@@ -4870,6 +4944,27 @@ START_TEST(serve_refuses_a_failover_after_below_its_minimum)
     ck_assert_int_eq(kr_test_proc_run(one, out, sizeof(out), 60000), 2);
     ck_assert_ptr_null(strstr(out, "failover-after"));
     ck_assert_ptr_nonnull(strstr(out, "kubeconfig"));
+    /* a decision key too short to seal with stops it, before anything
+     * else is looked at */
+    char key[4096];
+    int fd = kr_test_tmpfile_make(key, sizeof(key), "kr-submitter-key");
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "short", 5), 5);
+    close(fd);
+    const char *weak[] = {bin,
+                          "serve",
+                          "--kubeconfig",
+                          "/nonexistent",
+                          "--cluster",
+                          "dc1=/nonexistent",
+                          "--token-auth-file",
+                          "/nonexistent",
+                          "--decision-key-file",
+                          key,
+                          NULL};
+    ck_assert_int_eq(kr_test_proc_run(weak, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(out, "a key of 32 to 4096 bytes is wanted, not 5"), "%s", out);
+    unlink(key);
     const char *help[] = {bin, "serve", "--help", NULL};
     ck_assert_int_eq(kr_test_proc_run(help, out, sizeof(out), 60000), 0);
     ck_assert_ptr_nonnull(strstr(out, "(at least 1s)"));
@@ -6291,6 +6386,7 @@ int main(void)
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, concurrent_approvals_through_two_replicas_keep_their_order);
     tcase_add_test(tc, late_decisions_are_recorded_in_the_hubs_order);
+    tcase_add_test(tc, a_decision_no_api_took_never_counts);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);

@@ -252,12 +252,13 @@ static size_t cluster_args_add(const world *w, const char *user, cluster_args *a
 static void program_start(world *w, int p, int r)
 {
     cluster_args ca;
-    char log[256], tokfile[256], spool[256];
+    char log[256], tokfile[256], spool[256], keyfile[256];
     snprintf(log, sizeof(log), "%s/%s-%d.log", w->dir, program_name[p], r + 1);
     /* a replica killed while the database is away records the rest when
      * it starts again */
     snprintf(spool, sizeof(spool), "%s/%s-%d.spool", w->dir, program_name[p], r + 1);
     snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", w->dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/decision.key", w->dir);
     const char *argv[40];
     size_t n = 0;
     argv[n++] = program_name[p];
@@ -291,6 +292,9 @@ static void program_start(world *w, int p, int r)
         argv[n++] = tokfile;
         argv[n++] = "--failover-after";
         argv[n++] = "3s";
+        /* decisions taken through either replica count in the leader's */
+        argv[n++] = "--decision-key-file";
+        argv[n++] = keyfile;
     }
     argv[n] = NULL;
     kr_test_proc_start(&w->prog[p][r], log, argv);
@@ -364,6 +368,8 @@ static void world_up(world *w, bool pg, unsigned long long seed)
                        "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: " LEASE_NS "\n");
     kr_test_write_file(w->dir, "tokens.csv",
                        "alice-token,alice,1001,\"ml-team\"\nbob-token,bob,1002,\"approvers\"\n");
+    kr_test_write_file(w->dir, "decision.key",
+                       "the key both kr-submitter replicas of the system test seal with\n");
     if (pg) {
         char why[512];
         ck_assert_msg(kr_pgserver_start(&w->pgs, why, sizeof(why)) == 0, "%s", why);

@@ -628,8 +628,8 @@ static int record_earlier(api *a, const json_t *written, size_t mine)
     const json_t *all = json_object_get(json_object_get(written, "status"), "approvals");
     for (size_t i = 0; i < mine && i < json_array_size(all); i++) {
         const json_t *e = json_array_get(all, i);
-        if (!json_is_false(json_object_get(e, "recorded")))
-            continue;
+        if (!json_is_false(json_object_get(e, "recorded")) || !approval_sealed(written, e))
+            continue; /* in the books, or no API's (the controller records it as FORGED) */
         bool approve = strcmp(sub_str(e, "decision"), "Rejected") != 0;
         const char *event = approve ? "APPROVED" : "REJECTED", *hash = sub_str(e, "specHash");
         char outcome[64], key[512];

@@ -3,6 +3,9 @@
  * that a changed spec voids it; one rejection ends the Runnable. Pure
  * functions over Runnable JSON: the caller writes the result with a
  * resourceVersion precondition. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,57 @@
 
 #define DECISION_APPROVED "Approved"
 #define DECISION_REJECTED "Rejected"
+
+/* The key decisions are sealed with (HMAC-SHA256), the same in every
+ * replica: set once at start, before any thread decides or counts. */
+static unsigned char seal_key[SHA256_DIGEST_LENGTH];
+static bool seal_key_set;
+
+void approval_seal_key(const unsigned char *material, size_t len)
+{
+    SHA256(material, len, seal_key);
+    seal_key_set = true;
+}
+
+/* The seal of a decision of the Runnable of `uid`: what the API took
+ * (its author, the decision, the spec it binds to), not when. */
+static void seal_of(const char *uid, const json_t *entry, char out[65])
+{
+    const char *parts[] = {uid, sub_str(entry, "user"), sub_str(entry, "decision"),
+                           sub_str(entry, "specHash")};
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        len += strlen(parts[i]) + 1;
+    unsigned char *text = malloc(len), mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    bool ok = text != NULL;
+    for (size_t i = 0, at = 0; ok && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        /* each part with its terminator: no two splits of one text agree */
+        memcpy(text + at, parts[i], strlen(parts[i]) + 1);
+        at += strlen(parts[i]) + 1;
+    }
+    ok = ok && HMAC(EVP_sha256(), seal_key, sizeof(seal_key), text, len, mac, &n) != NULL &&
+         n == SHA256_DIGEST_LENGTH;
+    free(text);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; ok && i < n; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[ok ? 2 * n : 0] = '\0';
+}
+
+bool approval_sealed(const json_t *runnable, const json_t *entry)
+{
+    if (json_is_true(json_object_get(entry, "forged")))
+        return false;
+    if (!seal_key_set) /* a reader of the API's answers (the CLI): as given */
+        return true;
+    char want[65];
+    seal_of(sub_str(runnable, "metadata.uid"), entry, want);
+    const char *seal = sub_str(entry, "seal");
+    return *want && strlen(seal) == 64 && CRYPTO_memcmp(seal, want, 64) == 0;
+}
 
 int approval_spec_hash(const json_t *runnable, char out[65])
 {
@@ -81,15 +135,16 @@ unsigned approval_required(const json_t *runnable)
     return required;
 }
 
-/* The latest decision of `user` for `spec_hash`, or NULL. */
-static const char *latest_decision(const json_t *approvals, const char *user, const char *spec_hash)
+/* The latest sealed decision of `user` for `spec_hash`, or NULL. */
+static const char *latest_decision(const json_t *runnable, const char *user, const char *spec_hash)
 {
     const char *found = NULL;
     size_t i;
     json_t *a;
-    json_array_foreach(approvals, i, a)
+    json_array_foreach(json_object_get(json_object_get(runnable, "status"), "approvals"), i, a)
     {
-        if (strcmp(sub_str(a, "user"), user) == 0 && strcmp(sub_str(a, "specHash"), spec_hash) == 0)
+        if (strcmp(sub_str(a, "user"), user) == 0 &&
+            strcmp(sub_str(a, "specHash"), spec_hash) == 0 && approval_sealed(runnable, a))
             found = sub_str(a, "decision");
     }
     return found;
@@ -105,12 +160,15 @@ unsigned approval_count(const json_t *runnable, const char *spec_hash)
     json_array_foreach(approvals, i, a)
     {
         const char *user = sub_str(a, "user");
-        bool first = true; /* count each user once: at their first entry */
+        if (!approval_sealed(runnable, a))
+            continue; /* not taken by the API: never counts */
+        bool first = true; /* count each user once: at their first sealed entry */
         for (size_t j = 0; j < i && first; j++) {
-            if (strcmp(sub_str(json_array_get(approvals, j), "user"), user) == 0)
+            const json_t *b = json_array_get(approvals, j);
+            if (strcmp(sub_str(b, "user"), user) == 0 && approval_sealed(runnable, b))
                 first = false;
         }
-        const char *d = latest_decision(approvals, user, spec_hash);
+        const char *d = latest_decision(runnable, user, spec_hash);
         if (first && *user && strcmp(user, by) != 0 && d && strcmp(d, DECISION_APPROVED) == 0)
             n++;
     }
@@ -125,7 +183,7 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash)
     json_array_foreach(approvals, i, a)
     {
         if (strcmp(sub_str(a, "decision"), DECISION_REJECTED) == 0 &&
-            strcmp(sub_str(a, "specHash"), spec_hash) == 0)
+            strcmp(sub_str(a, "specHash"), spec_hash) == 0 && approval_sealed(runnable, a))
             return true;
     }
     return false;
@@ -142,7 +200,7 @@ bool approval_unrecorded(const json_t *runnable)
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(runnable, "status"), "approvals"), i, a)
     {
-        if (unrecorded(a))
+        if (unrecorded(a) && approval_sealed(runnable, a)) /* one not sealed holds nothing */
             return true;
     }
     return false;
@@ -266,7 +324,8 @@ bool approval_mark_recorded(json_t *runnable, const char *user, const char *deci
     json_t *a;
     json_array_foreach(json_object_get(status, "approvals"), i, a)
     {
-        if (unrecorded(a) && strcmp(sub_str(a, "user"), user) == 0 &&
+        if (unrecorded(a) && approval_sealed(runnable, a) &&
+            strcmp(sub_str(a, "user"), user) == 0 &&
             strcmp(sub_str(a, "decision"), decision) == 0 &&
             strcmp(sub_str(a, "specHash"), spec_hash) == 0) {
             json_object_del(a, "recorded");
@@ -303,8 +362,7 @@ static bool approval_repeated(const json_t *runnable, const kr_token_user *who, 
     const char *group = approval_group(runnable);
     if (*group && !kr_token_user_in_group(who, group))
         return false;
-    const char *had = latest_decision(
-        json_object_get(json_object_get(runnable, "status"), "approvals"), who->user, hash);
+    const char *had = latest_decision(runnable, who->user, hash);
     return had && strcmp(had, approve ? DECISION_APPROVED : DECISION_REJECTED) == 0;
 }
 
@@ -346,7 +404,7 @@ int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
     }
     const char *want = approve ? DECISION_APPROVED : DECISION_REJECTED;
     json_t *approvals = json_object_get(status, "approvals");
-    const char *had = latest_decision(approvals, who->user, hash);
+    const char *had = latest_decision(runnable, who->user, hash);
     if (had && strcmp(had, want) == 0)
         return 200;
     if (!json_is_array(approvals)) {
@@ -361,9 +419,15 @@ int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
     /* approvals of an earlier spec this decision is the first to see
      * voided: said before status.specHash moves on */
     approval_condition_update(runnable, hash);
-    if (json_array_append_new(approvals,
-                              json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", who->user, "time", now,
-                                        "decision", want, "specHash", hash, "recorded", 0)) != 0 ||
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", who->user, "time", now,
+                              "decision", want, "specHash", hash, "recorded", 0);
+    if (entry && seal_key_set) {
+        /* what the controller and every replica check before it counts */
+        char seal[65];
+        seal_of(sub_str(runnable, "metadata.uid"), entry, seal);
+        json_object_set_new(entry, "seal", json_string(seal));
+    }
+    if (json_array_append_new(approvals, entry) != 0 ||
         json_object_set_new(status, "specHash", json_string(hash)) != 0 ||
         json_object_set_new(status, "phase", json_string(approval_next_phase(runnable, hash))) != 0)
         return sub_fail(err, 500, KR_ENOMEM, "out of memory");

@@ -1313,6 +1313,11 @@ static uint64_t grace_left_ms(const submitter *s, const char *since)
     if (!end || *end)
         return 0;
     long long age_ms = ((long long)time(NULL) - (long long)timegm(&tm)) * 1000;
+    /* a time further ahead than the grace is no clock of ours a little
+     * fast (written so, it would hold back what waits on it until then):
+     * its grace has passed */
+    if (age_ms < -(long long)s->admit_grace_ms)
+        return 0;
     if (age_ms < 0)
         age_ms = 0;
     return (uint64_t)age_ms >= s->admit_grace_ms ? 0 : s->admit_grace_ms - (uint64_t)age_ms;
@@ -1323,10 +1328,48 @@ static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
     return grace_left_ms(s, sub_str(obj, "metadata.creationTimestamp"));
 }
 
+/* An entry of status.approvals no API took (its seal missing or wrong:
+ * written by whoever may write runnables/status): never counted
+ * (approval_sealed); logged, recorded as FORGED under a key of its own
+ * and marked "forged", so that it is recorded once. */
+static kr_reconcile_result record_forged(submitter *s, const json_t *obj, size_t index,
+                                         const json_t *a, kr_error_t *err)
+{
+    const char *user = sub_str(a, "user"), *decision = sub_str(a, "decision");
+    char key[640], outcome[600];
+    snprintf(key, sizeof(key), "%s/FORGED/%zu/%.253s/%.64s", sub_str(obj, "metadata.uid"), index,
+             user, sub_str(a, "specHash"));
+    snprintf(outcome, sizeof(outcome),
+             "not counted: a decision %.16s of %.253s for spec %.12s... that no API of "
+             "kr-submitter took (not sealed), written to the status by another",
+             decision, user, sub_str(a, "specHash"));
+    kr_log(&s->logger, KR_LOG_WARN, SUB_PROGRAM, "%s/%s: status.approvals[%zu]: %s",
+           sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"), index, outcome);
+    sub_event ev = {"FORGED",
+                    sub_str(obj, "metadata.namespace"),
+                    sub_str(obj, "metadata.name"),
+                    sub_str(obj, "metadata.uid"),
+                    SUB_PROGRAM, /* who found it: who wrote it the hub alone may say */
+                    "", /* the hub's */
+                    sub_str(obj, "metadata.resourceVersion"),
+                    outcome,
+                    key};
+    submitter_record(s, &ev); /* through the outbox, once under its key */
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    json_t *entry = copy ? json_array_get(json_object_get(status, "approvals"), index) : NULL;
+    if (entry) {
+        json_object_set_new(entry, "forged", json_true());
+        json_object_del(entry, "recorded");
+    }
+    return commit(s, copy, err);
+}
+
 /* A decision the API wrote but did not record (it stopped in between):
  * past the grace, record it for its author and mark it recorded, in the
  * order of status.approvals; before, wait (*after), and so do the ones
- * after it. DONE when every decision is recorded. */
+ * after it. DONE when every decision is recorded. An entry no API took
+ * is recorded as FORGED first, and holds nothing back. */
 static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj, uint64_t *after,
                                                  kr_error_t *err)
 {
@@ -1335,7 +1378,12 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "approvals"), i, a)
     {
-        if (!json_is_false(json_object_get(a, "recorded")))
+        if (!json_is_true(json_object_get(a, "forged")) && !approval_sealed(obj, a))
+            return record_forged(s, obj, i, a, err);
+    }
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "approvals"), i, a)
+    {
+        if (!json_is_false(json_object_get(a, "recorded")) || !approval_sealed(obj, a))
             continue;
         /* in the order the hub took them: one its author may still
          * record holds back those after it, whatever their times say

@@ -6,6 +6,8 @@
  * TokenReview API (kreconcile/tokenreview.h), or both; the decisions live
  * beside this file: approval.c, submission.c, idempotency.c, failover.c,
  * dispatch.c, api.c. */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 #include "submitter.h"
 
 static bool server_dry_run = true;
-static const char *inventory_url, *inventory_spool;
+static const char *inventory_url, *inventory_spool, *decision_key_file;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
 /* The shortest --failover-after: a failing cluster is asked every quarter
@@ -55,6 +57,15 @@ static const kr_flag flags[] = {
      .metavar = "DURATION",
      .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
              "(0: exit at once)"},
+    {.name = "decision-key-file",
+     .type = KR_FLAG_STRING,
+     .value = &decision_key_file,
+     .metavar = "FILE",
+     .help = "the key every replica seals decisions with (at least 32 bytes, the same file "
+             "for every replica, readable by kr-submitter alone): a decision in a Runnable's "
+             "status without a valid seal never counts (default: a random key of this "
+             "process; decisions taken before its restart, or through another replica, then "
+             "do not count)"},
     {.name = "inventory-spool",
      .type = KR_FLAG_STRING,
      .value = &inventory_spool,
@@ -400,6 +411,40 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     return rc;
 }
 
+/* The key decisions are sealed with (approval_seal_key): the file's, or
+ * this process's own. */
+static int seal_key(const kr_logger *logger, kr_error_t *err)
+{
+    unsigned char material[4096];
+    size_t n = 0;
+    if (!decision_key_file) {
+        if (RAND_bytes(material, 32) != 1)
+            return kr_error_set(err, KR_EIO, "no random key for the decisions' seal");
+        approval_seal_key(material, 32);
+        OPENSSL_cleanse(material, 32);
+        kr_log(logger, KR_LOG_WARN, SUB_PROGRAM,
+               "no --decision-key-file: decisions are sealed with a key of this process, so "
+               "those taken before a restart, or through another replica, do not count");
+        return 0;
+    }
+    FILE *f = fopen(decision_key_file, "rb");
+    if (!f)
+        return kr_error_set(err, KR_EIO, "--decision-key-file %s: cannot be read",
+                            decision_key_file);
+    n = fread(material, 1, sizeof(material), f);
+    bool more = n == sizeof(material) && fgetc(f) != EOF;
+    fclose(f);
+    int rc = 0;
+    if (n < 32 || more)
+        rc = kr_error_set(err, KR_EINVAL,
+                          "--decision-key-file %s: a key of 32 to %zu bytes is wanted, not %s%zu",
+                          decision_key_file, sizeof(material), more ? "over " : "", n);
+    else
+        approval_seal_key(material, n);
+    OPENSSL_cleanse(material, sizeof(material));
+    return rc;
+}
+
 /* The inventory of --inventory, or none. It opens before the manager, so
  * a SIGTERM while a restarting database is waited for ends us at once. */
 static int open_inventory(app *a, const kr_logger *logger, kr_error_t *err)
@@ -486,8 +531,8 @@ static int serve(int argc, char **argv)
     pthread_condattr_destroy(&ca);
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &a.log, &mo.logger, &err) != 0 ||
-        open_inventory(&a, &mo.logger, &err) != 0 || kr_manager_new(&mo, &a.m, &err) != 0 ||
-        setup(&a, &cfg, &err) != 0)
+        seal_key(&mo.logger, &err) != 0 || open_inventory(&a, &mo.logger, &err) != 0 ||
+        kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else {
         /* the API is the program's reason to be: without it the

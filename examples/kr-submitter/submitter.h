@@ -141,7 +141,20 @@ void approval_condition_update(json_t *runnable, const char *spec_hash);
 /* The phase a Runnable awaiting approval moves to: Rejected, Dispatching
  * (quorum met and every decision recorded), or AwaitingApproval. */
 const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
-/* True when a decision in status.approvals is not in the inventory yet
+/* Decisions are sealed: approval_decide adds to each entry it writes an
+ * HMAC-SHA256, under a key every replica shares, of the Runnable's uid,
+ * the author, the decision and the spec hash ("seal"). Only a sealed entry
+ * counts (approval_count, approval_rejected, a repeated decision) or holds
+ * the Runnable back unrecorded: one written to the status by anyone else
+ * (whoever may write runnables/status) is no decision, and the controller
+ * records it as FORGED and marks it ("forged": true). Set the key once, at
+ * start, before any thread decides or counts (SHA-256 of `material` is
+ * the key); never set (a reader of the API's answers: the CLI), every
+ * entry not marked forged counts as given. */
+void approval_seal_key(const unsigned char *material, size_t len);
+/* Whether `entry` of runnable's status.approvals is sealed (see above). */
+bool approval_sealed(const json_t *runnable, const json_t *entry);
+/* True when a sealed decision in status.approvals is not in the inventory yet
  * ("recorded": false): approval_decide writes it so, the API records the
  * transition, then marks it recorded; so APPROVED is always recorded
  * before anything the approval lets happen. */
