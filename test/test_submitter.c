@@ -5590,6 +5590,59 @@ START_TEST(program_shows_the_approvals_of_the_spec_that_runs)
 }
 END_TEST
 
+/* Without --decision-key-file the replicas seal decisions with the key of
+ * one Secret on the hub, made by the first: a decision taken before a
+ * restart still counts after it (with a key of each process's own it was
+ * recorded FORGED, and the runnable waited for an approval more). */
+START_TEST(program_decisions_count_across_a_restart_without_a_key_file)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536], file[700];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
+    kr_test_write_file(p.dir, "twice.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+                       "metadata: {name: twice, namespace: default}\n"
+                       "spec:\n  clusters: [dc1]\n  approval: {required: 2, group: approvers}\n"
+                       "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
+                       "    spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
+    snprintf(file, sizeof(file), "%s/twice.yaml", p.dir);
+    const char *submit[] = {"submit", "-f", file, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    const char *approve[] = {"approve", "twice", NULL};
+    time_t deadline = time(NULL) + WAIT_S(30);
+    while (cli(p.bin, server, "tok-carol", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
+        wait_pace(); /* until the controller has looked at it */
+    ck_assert_msg(strstr(out, "1/2"), "%s", out);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    json_t *secret = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, KR_GVR("", "v1", "secrets"), "default",
+                                   "kr-submitter-decision-key", &secret, NULL),
+                     0);
+    const char *key = json_string_value(json_object_get(json_object_get(secret, "data"), "key"));
+    ck_assert_int_ge(key ? strlen(key) : 0, 44);
+    json_decref(secret);
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
+    deadline = time(NULL) + WAIT_S(30);
+    while (cli(p.bin, server, "tok-dave", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
+        wait_pace();
+    deadline = time(NULL) + WAIT_S(30);
+    while (!job_released(0, "twice-1") && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_released(0, "twice-1"));
+    const char *get_json[] = {"get", "twice", "-o", "json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", get_json, out, sizeof(out)), 0);
+    ck_assert_msg(!strstr(out, "\"forged\": true"), "%s", out);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
 /* serve --token-review --authorization-review against a hub over TLS that
  * knows the callers: no token file at all; the submitter is who the hub
  * says, and may what the hub's RBAC says. */
@@ -6434,6 +6487,7 @@ int main(void)
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
     tcase_add_test(prog, program_shows_the_approvals_of_the_spec_that_runs);
+    tcase_add_test(prog, program_decisions_count_across_a_restart_without_a_key_file);
     tcase_add_test(prog, program_asks_the_hub_who_its_callers_are);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);

@@ -7,6 +7,7 @@
  * beside this file: approval.c, submission.c, idempotency.c, failover.c,
  * dispatch.c, api.c. */
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,9 +64,9 @@ static const kr_flag flags[] = {
      .metavar = "FILE",
      .help = "the key every replica seals decisions with (at least 32 bytes, the same file "
              "for every replica, readable by kr-submitter alone): a decision in a Runnable's "
-             "status without a valid seal never counts (default: a random key of this "
-             "process; decisions taken before its restart, or through another replica, then "
-             "do not count)"},
+             "status without a valid seal never counts (default: the key of the Secret "
+             "<lease name>-decision-key in the lease's namespace on the hub, made with a "
+             "random key by the first replica that finds none)"},
     {.name = "inventory-spool",
      .type = KR_FLAG_STRING,
      .value = &inventory_spool,
@@ -411,27 +412,16 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     return rc;
 }
 
-/* The key decisions are sealed with (approval_seal_key): the file's, or
- * this process's own. */
-static int seal_key(const kr_logger *logger, kr_error_t *err)
+/* The key decisions are sealed with (approval_seal_key), from
+ * --decision-key-file. Without it, from the hub (seal_key_from_hub). */
+static int seal_key_from_file(kr_error_t *err)
 {
     unsigned char material[4096];
-    size_t n = 0;
-    if (!decision_key_file) {
-        if (RAND_bytes(material, 32) != 1)
-            return kr_error_set(err, KR_EIO, "no random key for the decisions' seal");
-        approval_seal_key(material, 32);
-        OPENSSL_cleanse(material, 32);
-        kr_log(logger, KR_LOG_WARN, SUB_PROGRAM,
-               "no --decision-key-file: decisions are sealed with a key of this process, so "
-               "those taken before a restart, or through another replica, do not count");
-        return 0;
-    }
     FILE *f = fopen(decision_key_file, "rb");
     if (!f)
         return kr_error_set(err, KR_EIO, "--decision-key-file %s: cannot be read",
                             decision_key_file);
-    n = fread(material, 1, sizeof(material), f);
+    size_t n = fread(material, 1, sizeof(material), f);
     bool more = n == sizeof(material) && fgetc(f) != EOF;
     fclose(f);
     int rc = 0;
@@ -442,6 +432,82 @@ static int seal_key(const kr_logger *logger, kr_error_t *err)
     else
         approval_seal_key(material, n);
     OPENSSL_cleanse(material, sizeof(material));
+    return rc;
+}
+
+/* The key of the Secret `secret` (data.key, 32 bytes and more) into
+ * approval_seal_key. */
+static int seal_key_of_secret(const json_t *secret, const char *where, kr_error_t *err)
+{
+    const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), "key"));
+    size_t len = b64 ? strlen(b64) : 0;
+    unsigned char material[4096];
+    int n = len && len % 4 == 0 && len / 4 * 3 <= sizeof(material)
+                ? EVP_DecodeBlock(material, (const unsigned char *)b64, (int)len)
+                : -1;
+    if (n > 0) /* EVP_DecodeBlock counts the padding's bytes too */
+        n -= (len >= 1 && b64[len - 1] == '=') + (len >= 2 && b64[len - 2] == '=');
+    int rc = 0;
+    if (n < 32)
+        rc = kr_error_set(err, KR_EINVAL,
+                          "the Secret %s holds no key of 32 bytes or more in data.key", where);
+    else
+        approval_seal_key(material, (size_t)n);
+    OPENSSL_cleanse(material, sizeof(material));
+    return rc;
+}
+
+/* Without --decision-key-file every replica takes the key from one Secret
+ * on the hub, <lease name>-decision-key in the lease's namespace, made
+ * with a random key by the first replica that finds none (as Argo CD
+ * keeps its server key in a Secret it makes): decisions taken through
+ * any replica, or before a restart, keep counting. Whoever may read that
+ * Secret could seal a decision: --decision-key-file keeps the key off the
+ * hub. */
+static int seal_key_from_hub(app *a, const kr_manager_config *cfg, kr_error_t *err)
+{
+    const kr_gvr secrets = KR_GVR("", "v1", "secrets");
+    const char *ns = cfg->lease_namespace ? cfg->lease_namespace : kr_manager_hub_namespace(a->m);
+    char name[300], where[600];
+    snprintf(name, sizeof(name), "%s-decision-key",
+             cfg->lease_name
+                 ? cfg->lease_name
+                 : (program.default_lease_name ? program.default_lease_name : program.name));
+    snprintf(where, sizeof(where), "%s/%s", ns ? ns : "", name);
+    kr_client_t *hub = kr_manager_hub(a->m);
+    json_t *secret = NULL;
+    for (int tries = 0; tries < 2; tries++) {
+        int rc = kr_client_get(hub, secrets, ns, name, &secret, err);
+        if (rc == 0)
+            break;
+        if (rc != KR_ENOTFOUND)
+            return kr_error_set(err, rc, "the decisions' key, Secret %s on the hub: %s", where,
+                                err->message);
+        unsigned char key[32];
+        char b64[64];
+        if (RAND_bytes(key, sizeof(key)) != 1)
+            return kr_error_set(err, KR_EIO, "no random key for the decisions' seal");
+        EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
+        OPENSSL_cleanse(key, sizeof(key));
+        json_t *made = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:{s:s}}", "apiVersion",
+                                 "v1", "kind", "Secret", "metadata", "name", name, "namespace",
+                                 ns ? ns : "", "labels", "app.kubernetes.io/managed-by",
+                                 program.name, "type", "Opaque", "data", "key", b64);
+        OPENSSL_cleanse(b64, sizeof(b64));
+        rc = made ? kr_client_create(hub, secrets, ns, made, NULL, &secret, err) : KR_ENOMEM;
+        json_decref(made);
+        if (rc == 0) {
+            kr_log(kr_manager_logger(a->m), KR_LOG_INFO, SUB_PROGRAM,
+                   "made the decisions' key, Secret %s on the hub", where);
+            break;
+        }
+        if (rc != KR_EEXIST) /* another replica made it first: read it */
+            return kr_error_set(err, rc, "the decisions' key, Secret %s on the hub: %s", where,
+                                err->message);
+    }
+    int rc = secret ? seal_key_of_secret(secret, where, err)
+                    : kr_error_set(err, KR_EIO, "the decisions' key, Secret %s: not found", where);
+    json_decref(secret);
     return rc;
 }
 
@@ -531,8 +597,10 @@ static int serve(int argc, char **argv)
     pthread_condattr_destroy(&ca);
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &a.log, &mo.logger, &err) != 0 ||
-        seal_key(&mo.logger, &err) != 0 || open_inventory(&a, &mo.logger, &err) != 0 ||
-        kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, &err) != 0)
+        (decision_key_file && seal_key_from_file(&err) != 0) ||
+        open_inventory(&a, &mo.logger, &err) != 0 || kr_manager_new(&mo, &a.m, &err) != 0 ||
+        (!decision_key_file && seal_key_from_hub(&a, &cfg, &err) != 0) ||
+        setup(&a, &cfg, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else {
         /* the API is the program's reason to be: without it the
