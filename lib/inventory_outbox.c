@@ -867,6 +867,21 @@ int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms)
     return rc;
 }
 
+int kr_inventory_outbox_finish(kr_inventory_outbox_t *ob, uint64_t timeout_ms)
+{
+    int rc = kr_inventory_outbox_flush(ob, timeout_ms);
+    if (rc == KR_ETIMEDOUT) {
+        /* the thread is joined next: a call the database never answers
+         * must not hold it (nor the exit) */
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %zu action(s) still wait for the database %llu ms into the stop: its "
+               "call under way is cut short",
+               kr_inventory_outbox_pending(ob), (unsigned long long)timeout_ms);
+        kr_inventory_interrupt(ob->inv);
+    }
+    return rc;
+}
+
 void kr_inventory_outbox_free(kr_inventory_outbox_t *ob)
 {
     if (!ob)

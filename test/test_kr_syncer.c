@@ -3,8 +3,9 @@
  * made, repaired after edits and deletes in a workload cluster, removed on
  * a placement change and on a hub delete; a datacenter answering 503 holds
  * a hub delete until it returns; two replicas with leader election survive
- * the leader's kill -9; SIGTERM ends it with status 0; in steady state
- * (with a resync) it sends no request but watches.
+ * the leader's kill -9; SIGTERM ends it with status 0, while its PostgreSQL
+ * inventory stalls too; in steady state (with a resync) it sends no
+ * request but watches.
  * KR_TEST_THREADED: server threads, the runtime's loop thread. */
 #include <check.h>
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "pgserver.h"
 #include "ts_client.h"
 
 #define NSNAME "apps"
@@ -46,6 +49,9 @@ typedef struct world {
     char dir[64];
     kr_runtime_t *rt;
     server hub, dc[2];
+    /* --inventory and --inventory-spool given to the replicas: NULL, a
+     * SQLite file per replica in dir and no spool */
+    const char *inventory, *spool;
 } world;
 
 static void server_up(world *w, server *s, const char *name)
@@ -104,6 +110,7 @@ static void start_syncer_with(world *w, kr_test_proc *p, int n, bool leader_elec
     char inventory[128];
     /* one file per replica: SQLite is the single-writer backend */
     snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory-%d.db", w->dir, n);
+    const char *spool[] = {w->spool ? "--inventory-spool" : NULL, w->spool, NULL};
     const char *argv[] = {"kr-syncer",
                           "--kubeconfig",
                           w->hub.kubeconfig,
@@ -126,12 +133,14 @@ static void start_syncer_with(world *w, kr_test_proc *p, int n, bool leader_elec
                           "--lease-namespace",
                           NSNAME,
                           "--inventory",
-                          inventory,
+                          w->inventory ? w->inventory : inventory,
                           "--resync",
                           resync_arg,
                           "--request-timeout",
                           timeout ? timeout : "10s",
-                          leader_elect ? "--leader-elect" : NULL,
+                          leader_elect ? "--leader-elect" : spool[0],
+                          leader_elect ? spool[0] : spool[1],
+                          leader_elect ? spool[1] : NULL,
                           NULL};
     kr_test_proc_start(p, log, argv);
 }
@@ -443,6 +452,62 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     json_decref(rows);
     kr_inventory_free(inv);
     world_down(&w);
+}
+END_TEST
+
+/* SIGTERM while the inventory (PostgreSQL) stalls: another session holds
+ * its tables locked, and keeps them so, while the syncer records an edit.
+ * The reconcile gave its record up at the stop and left it to the outbox,
+ * whose thread waited for the database; the program flushed for 5 s, then
+ * joined that thread, which waited without end: SIGTERM did not end
+ * kr-syncer while the database stalled. Now the write still under way
+ * after the flush is cut short: the program exits 0 while the lock is
+ * still held, and the record it could not write stays in its spool. */
+START_TEST(program_exits_on_sigterm_while_the_inventory_stalls)
+{
+    char why[512], url[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("program_exits_on_sigterm_while_the_inventory_stalls",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    world w;
+    world_up(&w);
+    char spool[128];
+    snprintf(spool, sizeof(spool), "%s/outbox.spool", w.dir);
+    w.inventory = url;
+    w.spool = spool;
+    kr_test_proc syncer;
+    start_syncer(&w, &syncer, 0, false);
+    hub_create_pair(&w, "app");
+    want c = {CM, "app", 1, "v1", "data", "value"};
+    wait_for(&w, copy_is, &c, "the ConfigMap's copy in dc2");
+    struct pg_conn *holder = kr_pgserver_lock(url, "kr_objects, kr_transactions");
+    ck_assert_ptr_nonnull(holder);
+    /* an edit to write and record (or the copies' records still to be
+     * made): one waits for the lock */
+    hub_merge(&w, CM, "app", json_pack("{s:{s:s}}", "data", "value", "v2"));
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
+    ck_assert_int_eq(kr_test_proc_signal(&syncer, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = kr_test_proc_wait(&syncer, 60000);
+    if (code != 0)
+        show_logs(&w);
+    ck_assert_int_eq(code, 0);
+    char *text = kr_test_proc_log_text(&syncer);
+    ck_assert_msg(strstr(text, "call under way is cut short"), "%s", text);
+    free(text);
+    kr_test_proc_free(&syncer);
+    struct stat st;
+    ck_assert_int_eq(stat(spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0); /* what was not written waits there */
+    kr_pgserver_unlock(holder);
+    unlink(spool);
+    world_down(&w);
+    kr_pgserver_free(pg);
 }
 END_TEST
 
@@ -946,6 +1011,10 @@ int main(void)
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
     tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);
+    TCase *stall = tcase_create("inventory_stall");
+    tcase_set_timeout(stall, 300);
+    tcase_add_test(stall, program_exits_on_sigterm_while_the_inventory_stalls);
+    suite_add_tcase(s, stall);
     TCase *served = tcase_create("served");
     tcase_set_timeout(served, 300);
     tcase_add_test(served, program_readiness_names_a_resource_a_cluster_no_longer_serves);

@@ -5050,6 +5050,9 @@ static void program_env_down(program_env *p)
 
 /* The --inventory-spool the next serve_start_on gives (NULL: none). */
 static const char *serve_spool;
+/* The --inventory it gives (NULL: a SQLite file in the environment's
+ * directory). */
+static const char *serve_inventory;
 
 /* Start `kr-submitter serve` on `port` (its URL in `server`), with
  * leader election when `elect`, as `proc`; returns once its API answers.
@@ -5080,7 +5083,7 @@ static void serve_start_on(program_env *p, kr_test_proc *proc, bool elect,
                             "--log-format",
                             "text",
                             "--inventory",
-                            inventory};
+                            serve_inventory ? serve_inventory : inventory};
     size_t n = 18;
     if (elect) {
         argv[n++] = "--leader-elect";
@@ -6271,6 +6274,75 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
 }
 END_TEST
 
+/* A stop (SIGTERM) while the inventory, on PostgreSQL, stalls: another
+ * session holds its tables locked, and keeps them so, while a reconcile
+ * records SUCCEEDED. The reconcile gave its record up at the stop and
+ * left it to the outbox, whose thread waited for the database; the
+ * program flushed for 5 s, then joined that thread, which waited without
+ * end: SIGTERM did not end kr-submitter while the database stalled. Now
+ * the write still under way after the flush is cut short: the program
+ * exits 0 while the lock is still held, and what it could not write stays
+ * in its spool. */
+START_TEST(a_stop_while_postgresql_stalls_exits)
+{
+    char why[512], url[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("a_stop_while_postgresql_stalls_exits", "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    program_env p;
+    if (!program_env_up(&p)) {
+        kr_pgserver_free(pg);
+        return;
+    }
+    char server[80], spool[700], out[65536];
+    snprintf(spool, sizeof(spool), "%s/spool", p.dir);
+    serve_spool = spool;
+    serve_inventory = url;
+    kr_test_proc a;
+    serve_start(&p, &a, false, NULL, server, sizeof(server));
+    serve_spool = NULL;
+    serve_inventory = NULL;
+    const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[256], copy[300];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    json_decref(r);
+    time_t deadline = time(NULL) + 30;
+    while (!job_released(0, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_released(0, copy));
+    ck_assert(kr_test_proc_log_wait(&a, "runnable VERIFIED", 0, WAIT_MS));
+    struct pg_conn *holder = kr_pgserver_lock(url, "kr_objects, kr_transactions");
+    ck_assert_ptr_nonnull(holder);
+    size_t from = kr_test_proc_log_size(&a);
+    mark_job(0, copy, "Complete");
+    ck_assert(kr_test_proc_log_wait(&a, "runnable SUCCEEDED", from, WAIT_MS));
+    /* its record waits for the lock */
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
+    ck_assert_int_eq(kr_test_proc_signal(&a, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = kr_test_proc_wait(&a, 60000);
+    char *log = kr_test_proc_log_text(&a);
+    ck_assert_msg(code == 0, "exit %d:\n%s", code, log ? log + from : "");
+    ck_assert_msg(strstr(log + from, "call under way is cut short"), "%s", log + from);
+    free(log);
+    kr_test_proc_free(&a);
+    struct stat st;
+    ck_assert_int_eq(stat(spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0); /* what was not written waits there */
+    kr_pgserver_unlock(holder);
+    program_env_down(&p);
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* The books across a database restart: transitions made while it is down
  * wait in the outbox and reach it in order, each once; a decision is not
  * taken as recorded while earlier transitions wait (the controller keeps
@@ -6495,5 +6567,9 @@ int main(void)
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     tcase_add_test(prog, a_stop_during_an_inventory_stall_releases_the_lease_first);
     suite_add_tcase(s, prog);
+    TCase *stall = tcase_create("inventory_stall");
+    tcase_set_timeout(stall, 300);
+    tcase_add_test(stall, a_stop_while_postgresql_stalls_exits);
+    suite_add_tcase(s, stall);
     return kr_test_run_suite(s);
 }

@@ -617,8 +617,11 @@ static int serve(int argc, char **argv)
         code = kr_manager_run(a.m);
     }
     /* Controllers and handlers have stopped: what waits for the books
-     * gets a last chance (told in the log if the database stays away). */
-    if (a.books.outbox && kr_inventory_outbox_flush(a.books.outbox, OUTBOX_FLUSH_MS) != 0)
+     * gets a last chance (told in the log if the database stays away); a
+     * write the database still has not answered then is cut short, so
+     * that a stalled database does not hold the exit (it stays in the
+     * spool). */
+    if (a.books.outbox && kr_inventory_outbox_finish(a.books.outbox, OUTBOX_FLUSH_MS) != 0)
         kr_log(kr_manager_logger(a.m), KR_LOG_ERROR, SUB_PROGRAM,
                "transitions not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(a.books.outbox),

@@ -746,8 +746,9 @@ int main(int argc, char **argv)
     int ran = code = kr_manager_run(s.m);
     if (code == 0 && flags.once) /* a signal during a failed sweep does not make it a success */
         code = s.once_rc;
-    /* every action is in the books, or the run says it is not */
-    int flushed = s.outbox ? kr_inventory_outbox_flush(s.outbox, OUTBOX_FLUSH_MS) : 0;
+    /* every action is in the books, or the run says it is not; a record
+     * the flush waited out is cut short (see below) */
+    int flushed = s.outbox ? kr_inventory_outbox_finish(s.outbox, OUTBOX_FLUSH_MS) : 0;
     if (flushed != 0) {
         kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
                "records not in the inventory: %zu still waiting, %zu refused",
@@ -762,15 +763,16 @@ int main(int argc, char **argv)
                : s.once_rc ? "failed"
                            : "left records out of the inventory");
     /* Nothing is waited for past that flush: a call the database never
-     * answered (a query given up, or a record the flush waited out: a
-     * server stopped, a lock another session holds) would hold the exit,
-     * a SIGTERM included, as long as the database stalls, since its
-     * thread is joined before the inventory is freed. It is cut short
-     * here (the connection's socket shut down on our side: no answer from
-     * the server is needed, where a cancel request or a statement_timeout
-     * would need one), so that every thread is still joined and
-     * everything freed; what the outbox holds stays in its spool. */
-    if (s.inventory && (flushed == KR_ETIMEDOUT || sweep_caller_busy(s.caller))) {
+     * answered (a query given up, or a record the flush waited out, which
+     * kr_inventory_outbox_finish cut short: a server stopped, a lock
+     * another session holds) would hold the exit, a SIGTERM included, as
+     * long as the database stalls, since its thread is joined before the
+     * inventory is freed. It is cut short here (the connection's socket
+     * shut down on our side: no answer from the server is needed, where a
+     * cancel request or a statement_timeout would need one), so that
+     * every thread is still joined and everything freed; what the outbox
+     * holds stays in its spool. */
+    if (s.inventory && sweep_caller_busy(s.caller)) {
         kr_log(kr_manager_logger(s.m), KR_LOG_WARN, "sweeper",
                "inventory: a call still waits for the database: cut short at exit");
         kr_inventory_interrupt(s.inventory);

@@ -310,8 +310,10 @@ int main(int argc, char **argv)
     else if (code == 2)
         fprintf(stderr, "kr-syncer: %s\n", err.message);
     /* Every lane has stopped: what waits for the books gets a last
-     * chance (told in the log if the database stays away). */
-    if (outbox && kr_inventory_outbox_flush(outbox, OUTBOX_FLUSH_MS) != 0)
+     * chance (told in the log if the database stays away); a write the
+     * database still has not answered then is cut short, so that a
+     * stalled database does not hold the exit (it stays in the spool). */
+    if (outbox && kr_inventory_outbox_finish(outbox, OUTBOX_FLUSH_MS) != 0)
         kr_log(kr_manager_logger(m), KR_LOG_ERROR, KR_MANAGER_SYNCER,
                "records not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(outbox), kr_inventory_outbox_dropped(outbox));

@@ -320,6 +320,17 @@ KR_API size_t kr_inventory_outbox_dropped(kr_inventory_outbox_t *ob);
  * but some were dropped. [any thread] */
 KR_API int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms);
 
+/* kr_inventory_outbox_flush for a program about to exit, which frees the
+ * outbox next: when actions still wait after timeout_ms (KR_ETIMEDOUT),
+ * the outbox's thread may be stalled in the database (a PostgreSQL server
+ * that stopped answering, a lock another session holds), and
+ * kr_inventory_outbox_free, which joins it, would wait as long: its
+ * inventory is interrupted (kr_inventory_interrupt: that call and every
+ * later one fail at once, other threads' included), so that the free ends
+ * at once, what still waits staying in the spool. Returns what the flush
+ * returned. [any thread] */
+KR_API int kr_inventory_outbox_finish(kr_inventory_outbox_t *ob, uint64_t timeout_ms);
+
 /* Stop the outbox's thread and free it; each action still waiting is
  * logged as never recorded (flush first), or, with a spool, stays in it
  * for the next outbox (one whose line could not be written is logged as

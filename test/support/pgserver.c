@@ -340,3 +340,47 @@ bool kr_pgserver_required(void)
     const char *ci = getenv("CI");
     return ci && strcmp(ci, "true") == 0;
 }
+
+struct pg_conn *kr_pgserver_lock(const char *url, const char *tables)
+{
+    PGconn *holder = PQconnectdb(url);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", tables);
+    const char *steps[] = {"BEGIN", sql};
+    for (size_t i = 0; PQstatus(holder) == CONNECTION_OK && i < 2; i++) {
+        PGresult *r = PQexec(holder, steps[i]);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok)
+            break;
+        if (i == 1)
+            return holder;
+    }
+    PQfinish(holder);
+    return NULL;
+}
+
+static long waiters(PGconn *holder)
+{
+    PGresult *r = PQexec(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    long n = PQresultStatus(r) == PGRES_TUPLES_OK ? atol(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return n;
+}
+
+bool kr_pgserver_wait_for_a_waiter(struct pg_conn *holder)
+{
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (waiters(holder) == 0 && time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    return waiters(holder) > 0;
+}
+
+void kr_pgserver_unlock(struct pg_conn *holder)
+{
+    if (!holder)
+        return;
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+}

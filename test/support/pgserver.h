@@ -33,6 +33,20 @@ int kr_pgserver_restart(kr_pgserver *srv);
 /* Stop the server and remove its directory. NULL is a no-op. */
 void kr_pgserver_free(kr_pgserver *srv);
 
+/* A database stalled for a test: a session on `url` that holds `tables`
+ * ("a" or "a, b") locked in ACCESS EXCLUSIVE MODE, in an open transaction,
+ * so that every other statement on them waits until it is released
+ * (kr_pgserver_unlock). NULL on failure. The type is libpq's PGconn. */
+struct pg_conn *kr_pgserver_lock(const char *url, const char *tables);
+
+/* Waits (up to 30 s) until a statement of another session waits for a
+ * lock: true when one does. */
+bool kr_pgserver_wait_for_a_waiter(struct pg_conn *holder);
+
+/* The lock released (the transaction rolled back), the session closed.
+ * NULL is a no-op. */
+void kr_pgserver_unlock(struct pg_conn *holder);
+
 /* What a suite does when no server can start: true when CI=true (the
  * suite must fail), false elsewhere (it skips, after printing why). */
 bool kr_pgserver_required(void);
