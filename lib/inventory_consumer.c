@@ -371,6 +371,24 @@ void kr_inventory_consumer_stop(kr_inventory_consumer_t *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+int kr_inventory_consumer_finish(kr_inventory_consumer_t *c, uint64_t timeout_ms, kr_error_t *err)
+{
+    int rc = kr_inventory_consumer_flush(c, timeout_ms, err);
+    if (rc == KR_ETIMEDOUT) {
+        /* the writer is joined next: a write the database never answers
+         * must not hold it (nor the exit) */
+        pthread_mutex_lock(&c->lock);
+        size_t left = c->count;
+        pthread_mutex_unlock(&c->lock);
+        kr_log(&c->opts.logger, KR_LOG_WARN, "inventory",
+               "consumer: %zu event(s) still wait for the database %llu ms into the stop: its "
+               "call under way is cut short",
+               left, (unsigned long long)timeout_ms);
+        kr_inventory_interrupt(c->inv);
+    }
+    return rc;
+}
+
 int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms, kr_error_t *err)
 {
     if (!c)

@@ -312,8 +312,12 @@ static void lead_stop(kr_manager_t *m, void *user)
     a->starting = false;
     free_producers(a);
     /* What is buffered is kept for a moment; a new leader resumes from the
-     * checkpoints, which never pass what was not committed. */
-    kr_inventory_consumer_flush(a->consumer, 5000, NULL);
+     * checkpoints, which never pass what was not committed. A write the
+     * database still has not answered then (a PostgreSQL lock another
+     * session holds, a server that stopped answering) is cut short, so
+     * that the stop, which joins the writer, does not wait on it: this
+     * stop is the program's last (a lost Lease ends it too). */
+    kr_inventory_consumer_finish(a->consumer, 5000, NULL);
     kr_inventory_consumer_stop(a->consumer);
 }
 

@@ -533,6 +533,18 @@ KR_API void kr_inventory_consumer_stop(kr_inventory_consumer_t *c);
 KR_API int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
                                        kr_error_t *err);
 
+/* kr_inventory_consumer_flush for a program about to stop the writer
+ * thread for good (kr_inventory_consumer_stop next): when events still
+ * wait after timeout_ms (KR_ETIMEDOUT), the writer may be stalled in the
+ * database (a PostgreSQL server that stopped answering, a lock another
+ * session holds) and the stop, which joins it, would wait as long: its
+ * inventory is interrupted (kr_inventory_interrupt: that call and every
+ * later one fail at once, other threads' included), so that the stop ends
+ * at once, the events not committed still buffered. Returns what the
+ * flush returned. [any thread but the writer] */
+KR_API int kr_inventory_consumer_finish(kr_inventory_consumer_t *c, uint64_t timeout_ms,
+                                        kr_error_t *err);
+
 /* A snapshot of the consumer's counters; out_size is sizeof *out (common.h,
  * Statistics). [any thread] */
 KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
