@@ -1935,6 +1935,14 @@ bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *r
     return ok;
 }
 
+int kr_manager_on_stop_cut(kr_manager_t *m, void (*fn)(void *user), void *user, kr_error_t *err)
+{
+    if (!m || !fn)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_on_stop_cut: a manager and a function");
+    kr_http_server_on_cut(m->http, fn, user);
+    return 0;
+}
+
 int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
                                void *user, kr_error_t *err)
 {

@@ -72,6 +72,9 @@ struct kr_http_server {
     size_t in_flight; /* requests whose headers are in, not yet completed */
     atomic_uint streams; /* open streamed responses */
     char *tls_cert, *tls_key; /* PEM, or NULL: plain HTTP */
+    /* Called when a stop closes requests still unanswered (NULL: none). */
+    void (*cut)(void *user);
+    void *cut_user;
 };
 
 struct kr_http_request {
@@ -939,10 +942,22 @@ void kr_http_server_stop(kr_http_server_t *s)
         kr_log(&s->logger, KR_LOG_WARN, "http",
                "%zu request(s) still unanswered %d ms into the stop: closing them", cut,
                HTTP_DRAIN_MS);
+    /* closing them joins their handlers: one blocked in a call that can
+     * be cut short (a stalled database) is cut first */
+    if (cut > 0 && s->cut)
+        s->cut(s->cut_user);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     if (listening != MHD_INVALID_SOCKET)
         close(listening); /* handed back by the quiesce: ours once the daemon stopped */
+}
+
+void kr_http_server_on_cut(kr_http_server_t *s, void (*cut)(void *user), void *user)
+{
+    if (!s)
+        return;
+    s->cut = cut;
+    s->cut_user = user;
 }
 
 void kr_http_server_free(kr_http_server_t *s)

@@ -48,6 +48,11 @@ const char *kr_http_server_address(const kr_http_server_t *s);
 /* Stop accepting, end open streams (their read is not called again once
  * it returns), close every connection and join the threads. Idempotent. */
 void kr_http_server_stop(kr_http_server_t *s);
+/* cut(user), if not NULL, is called by the stop when requests are still
+ * unanswered after its drain, before their connections are closed (which
+ * waits for their handlers). Before kr_http_server_start. NULL s: a
+ * no-op. */
+void kr_http_server_on_cut(kr_http_server_t *s, void (*cut)(void *user), void *user);
 /* Stop and free. NULL is a no-op. */
 void kr_http_server_free(kr_http_server_t *s);
 

@@ -6343,6 +6343,68 @@ START_TEST(a_stop_while_postgresql_stalls_exits)
 }
 END_TEST
 
+/* A stop (SIGTERM) while the API answers a history read that waits on a
+ * stalled PostgreSQL (another session holds the transactions' table
+ * locked, and keeps it so). The stop waited 5 s for the request, then
+ * closed it, which joins its handler, still waiting for the database: the
+ * program exited 1 only when its graceful stop overran (35 s). Now the
+ * inventory is interrupted before the request is closed, and the program
+ * exits 0 while the lock is still held. */
+START_TEST(a_stop_during_a_stalled_history_read_exits)
+{
+    char why[512], url[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("a_stop_during_a_stalled_history_read_exits", "PostgreSQL cannot start (%s)",
+                     why);
+        return;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    program_env p;
+    if (!program_env_up(&p)) {
+        kr_pgserver_free(pg);
+        return;
+    }
+    char server[80], out[65536];
+    serve_inventory = url;
+    kr_test_proc a;
+    serve_start(&p, &a, false, NULL, server, sizeof(server));
+    serve_inventory = NULL;
+    const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[256];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    json_decref(r);
+    struct pg_conn *holder = kr_pgserver_lock(url, "kr_transactions");
+    ck_assert_ptr_nonnull(holder);
+    const char *argv[] = {p.bin, "history", name, "--server", server, "--token", "tok-alice", NULL};
+    char log[700];
+    snprintf(log, sizeof(log), "%s/history.log", p.dir);
+    kr_test_proc reader;
+    kr_test_proc_start(&reader, log, argv);
+    /* the read waits for the lock (or for the inventory's connection,
+     * which a record waiting for the lock holds) */
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
+    size_t from = kr_test_proc_log_size(&a);
+    ck_assert_int_eq(kr_test_proc_signal(&a, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = kr_test_proc_wait(&a, 60000);
+    char *text = kr_test_proc_log_text(&a);
+    ck_assert_msg(code == 0, "exit %d:\n%s", code, text ? text + from : "");
+    ck_assert_msg(strstr(text + from, "its call is cut short"), "%s", text + from);
+    free(text);
+    kr_test_proc_free(&a);
+    kr_test_proc_wait(&reader, 60000);
+    kr_test_proc_free(&reader);
+    kr_pgserver_unlock(holder);
+    program_env_down(&p);
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* The books across a database restart: transitions made while it is down
  * wait in the outbox and reach it in order, each once; a decision is not
  * taken as recorded while earlier transitions wait (the controller keeps
@@ -6570,6 +6632,7 @@ int main(void)
     TCase *stall = tcase_create("inventory_stall");
     tcase_set_timeout(stall, 300);
     tcase_add_test(stall, a_stop_while_postgresql_stalls_exits);
+    tcase_add_test(stall, a_stop_during_a_stalled_history_read_exits);
     suite_add_tcase(s, stall);
     return kr_test_run_suite(s);
 }

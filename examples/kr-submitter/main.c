@@ -324,6 +324,21 @@ static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_
     return kr_client_new(kr_manager_runtime(a->m), rc_cfg, &co, &a->fast[i], err);
 }
 
+/* A stop's last resort for the API: a request still unanswered 5 s into
+ * it may be a history read stalled in the inventory (a PostgreSQL lock
+ * another session holds, a server that stopped answering), and closing
+ * it waits for its handler: the inventory is interrupted first, so that
+ * the read fails at once (503) and the stop goes on. What the outbox
+ * holds then stays in its spool. */
+static void cut_inventory(void *user)
+{
+    app *a = user;
+    kr_log(kr_manager_logger(a->m), KR_LOG_WARN, SUB_PROGRAM,
+           "inventory: a request still unanswered may wait for the database: its call is cut "
+           "short");
+    kr_inventory_interrupt(a->inventory);
+}
+
 static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
 {
     kr_manager_t *m = a->m;
@@ -409,6 +424,8 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
         a->s.record = submitter_record_to_inventory;
         a->s.record_user = &a->books;
     }
+    if (rc == 0 && a->inventory)
+        rc = kr_manager_on_stop_cut(m, cut_inventory, a, err);
     return rc;
 }
 

@@ -631,6 +631,17 @@ KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_respons
 KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp,
                                     void *manager);
 
+/* For a handler that may block in a call another thread can cut short
+ * (a stalled database: kr_inventory_interrupt): a stop waits up to 5 s
+ * for the requests the endpoint is answering, then closes those still
+ * unanswered, which waits for their handlers; fn(user) is called just
+ * before, only then, so that a handler stalled there does not hold the
+ * stop. One; a later call replaces it. No-op without an endpoint
+ * (--listen 0). Before kr_manager_run. Errors: KR_EINVAL (m or fn NULL).
+ * [any thread] */
+KR_API int kr_manager_on_stop_cut(kr_manager_t *m, void (*fn)(void *user), void *user,
+                                  kr_error_t *err);
+
 /* An extra readiness check for /readyz ("name" appears in its output,
  * the reason it fails withheld there; /readyz/<name> runs it alone and
  * says why; /readyz?exclude=<name> skips it). */
