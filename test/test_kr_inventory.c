@@ -18,6 +18,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -598,6 +599,79 @@ START_TEST(program_exits_on_sigterm_while_postgresql_stalls)
 }
 END_TEST
 
+static void *read_objects(void *api)
+{
+    tc_response r;
+    tc_json(api, "GET", "/api/v1/objects?kind=ConfigMap", NULL, &r);
+    tc_free(&r);
+    return NULL;
+}
+
+/* A stop (SIGTERM) while the API answers a read that waits on a stalled
+ * PostgreSQL (another session holds the objects' table locked, and keeps
+ * it so). The stop waited 5 s for the request, then closed it, which
+ * joins its handler, still waiting for the database: the program exited 1
+ * only when its graceful stop overran (35 s). Now the inventory is
+ * interrupted before the request is closed, and the program exits 0 while
+ * the lock is still held. */
+START_TEST(program_exits_on_sigterm_during_a_stalled_api_read)
+{
+    char why[512], db[600];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("program_exits_on_sigterm_during_a_stalled_api_read",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
+    kr_testserver_t *hub = NULL;
+    kr_testserver_opts o = {.seed = 6};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    char hub_kc[512];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/stall-read-hub.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    put_cm(kr_testserver_url(hub), "first", "1", false);
+    const char *args[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--resource",
+                          "v1/configmaps=ConfigMap",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          NULL};
+    program p = {0};
+    start(&p, args);
+    char api[128];
+    wait_address(&p, api, sizeof(api));
+    char *held = await_answer(api, "/api/v1/objects?kind=ConfigMap", 200, "\"first\"");
+    ck_assert_msg(held, "the inventory never held default/first");
+    free(held);
+    struct pg_conn *holder = kr_pgserver_lock(db, "kr_objects");
+    ck_assert_ptr_nonnull(holder);
+    pthread_t reader;
+    ck_assert_int_eq(pthread_create(&reader, NULL, read_objects, api), 0);
+    /* the read waits for the lock */
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = finish(&p);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 0, "exit %d: %s", code, text);
+    ck_assert_msg(strstr(text, "its call is cut short"), "%s", text);
+    free(text);
+    kr_test_proc_free(&p);
+    pthread_join(reader, NULL);
+    kr_pgserver_unlock(holder);
+    unlink(hub_kc);
+    kr_testserver_free(hub);
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* A --resource whose kind is not the one the cluster gives it
  * (v1/configmaps=Foo) is never kept (its rows would name a kind that does
  * not exist) and /readyz says why; one no cluster serves (a misspelling)
@@ -1150,6 +1224,7 @@ int main(void)
     TCase *stall = tcase_create("inventory_stall");
     tcase_set_timeout(stall, 300);
     tcase_add_test(stall, program_exits_on_sigterm_while_postgresql_stalls);
+    tcase_add_test(stall, program_exits_on_sigterm_during_a_stalled_api_read);
     suite_add_tcase(s, stall);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

@@ -153,6 +153,19 @@ static void collect(const char *name, const char *value, void *user)
     }
 }
 
+/* A stop's last resort for the API: a request still unanswered 5 s into
+ * it may be a read stalled in the inventory (a PostgreSQL lock another
+ * session holds, a server that stopped answering), and closing it waits
+ * for its handler: the inventory is interrupted first, so that the read
+ * fails at once (503) and the stop goes on. */
+static void cut_inventory(void *user)
+{
+    app *a = user;
+    kr_log(kr_manager_logger(a->m), KR_LOG_WARN, "inventory",
+           "a request still unanswered may wait for the database: its call is cut short");
+    kr_inventory_interrupt(a->inv);
+}
+
 static void serve_api(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     app *a = user;
@@ -487,6 +500,7 @@ int main(int argc, char **argv)
                                      serve_api, &a, &err) != 0 ||
         kr_manager_add_route(a.m, NULL, "/", serve_api, &a, &err) != 0 ||
         kr_manager_add_ready_check(a.m, "inventory", inventory_ready, &a, &err) != 0 ||
+        kr_manager_on_stop_cut(a.m, cut_inventory, &a, &err) != 0 ||
         kr_manager_add_ready_check(a.m, "resources", inv_checks_ready, &a.checks, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
