@@ -1828,12 +1828,8 @@ static void pg_schema(const char *url)
  * every other query on the table waits until it rolls back. */
 static PGconn *pg_lock(const char *url, const char *table)
 {
-    PGconn *holder = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
-    pg_exec(holder, "BEGIN");
-    char sql[128];
-    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
-    pg_exec(holder, sql);
+    PGconn *holder = kr_pgserver_lock(url, table);
+    ck_assert_ptr_nonnull(holder);
     return holder;
 }
 
@@ -1841,12 +1837,7 @@ static PGconn *pg_lock(const char *url, const char *table)
  * does. */
 static void pg_wait_for_a_waiter(PGconn *holder)
 {
-    struct timespec tick = {0, 20 * 1000000};
-    time_t deadline = time(NULL) + 30;
-    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
-           time(NULL) < deadline)
-        nanosleep(&tick, &tick);
-    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
 }
 
 /* The program `p` awaited: asserts it exits `want` (else shows its log). */
@@ -1923,8 +1914,7 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
     ck_assert_msg(released && waiting > 0, "released %d, %ld waiting:\n%s", released, waiting,
                   text ? text : "");
     free(text);
-    pg_exec(holder, "ROLLBACK");
-    PQfinish(holder);
+    kr_pgserver_unlock(holder);
     proc_exits(&p, 0);
     pg_test_end(&rf, pg);
 }
@@ -1969,8 +1959,7 @@ START_TEST(a_stop_during_a_stalled_inventory_read_exits_while_it_stalls)
     ck_assert_msg(strstr(text, "cut short at exit"), "%s", text);
     free(text);
     kr_test_proc_free(&p);
-    pg_exec(holder, "ROLLBACK");
-    PQfinish(holder);
+    kr_pgserver_unlock(holder);
     pg_test_end(&rf, pg);
 }
 END_TEST
@@ -2003,8 +1992,7 @@ START_TEST(once_exits_1_when_the_inventory_check_fails)
     kr_test_proc_start(&p, rf.log, argv);
     ck_assert(kr_test_proc_log_wait(&p, "inventory sweep failed", 0, 30000));
     /* the query given up ends once the lock goes: then the program exits */
-    pg_exec(holder, "ROLLBACK");
-    PQfinish(holder);
+    kr_pgserver_unlock(holder);
     proc_exits(&p, 1);
     pg_test_end(&rf, pg);
 }
@@ -2043,8 +2031,7 @@ START_TEST(the_plan_says_the_inventory_check_failed)
             kr_test_proc_start(&p, rf.log, argv);
         /* the plan is printed while the query given up still waits */
         bool printed = kr_test_proc_log_wait(&p, json ? "\n}" : "No zombies found", 0, 30000);
-        pg_exec(holder, "ROLLBACK");
-        PQfinish(holder);
+        kr_pgserver_unlock(holder);
         int code = kr_test_proc_wait(&p, 60000);
         char *text = kr_test_proc_log_text(&p);
         ck_assert_msg(printed && code == 1, "exit %d:\n%s", code, text ? text : "");
@@ -2106,8 +2093,7 @@ START_TEST(a_record_the_database_does_not_take_holds_the_sweep_no_longer)
                   text ? text : "");
     free(text);
     ck_assert_uint_eq(count_named("unbooked"), 0);
-    pg_exec(holder, "ROLLBACK");
-    PQfinish(holder);
+    kr_pgserver_unlock(holder);
     proc_exits(&p, 1);
     pg_test_end(&rf, pg);
 }
