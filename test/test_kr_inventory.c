@@ -599,6 +599,67 @@ START_TEST(program_exits_on_sigterm_while_postgresql_stalls)
 }
 END_TEST
 
+/* A stop (SIGTERM) while the producers start, and their start (the
+ * checkpoint read) waits on a stalled PostgreSQL: another session holds
+ * the checkpoints' table locked, and keeps it so. The stop joins the
+ * thread that starts them first: it waited until the graceful stop
+ * overran (35 s) and exited 1. Now, 5 s into the stop, the call is cut
+ * short, and the program exits 0 while the lock is still held. */
+START_TEST(program_exits_on_sigterm_while_its_producers_start_stalled)
+{
+    char why[512], db[600];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("program_exits_on_sigterm_while_its_producers_start_stalled",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
+    /* the schema made, so that only the producers' reads meet the lock */
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = db;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_inventory_free(inv);
+    kr_testserver_t *hub = NULL;
+    kr_testserver_opts o = {.seed = 7};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    char hub_kc[512];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/stall-start-hub.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    struct pg_conn *holder = kr_pgserver_lock(db, "kr_checkpoints");
+    ck_assert_ptr_nonnull(holder);
+    const char *args[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--resource",
+                          "v1/configmaps=ConfigMap",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          NULL};
+    program p = {0};
+    start(&p, args);
+    /* a producer's start waits for the lock */
+    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = finish(&p);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 0, "exit %d: %s", code, text);
+    ck_assert_msg(strstr(text, "its call is cut short"), "%s", text);
+    free(text);
+    kr_test_proc_free(&p);
+    kr_pgserver_unlock(holder);
+    unlink(hub_kc);
+    kr_testserver_free(hub);
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 static void *read_objects(void *api)
 {
     tc_response r;
@@ -1225,6 +1286,7 @@ int main(void)
     tcase_set_timeout(stall, 300);
     tcase_add_test(stall, program_exits_on_sigterm_while_postgresql_stalls);
     tcase_add_test(stall, program_exits_on_sigterm_during_a_stalled_api_read);
+    tcase_add_test(stall, program_exits_on_sigterm_while_its_producers_start_stalled);
     suite_add_tcase(s, stall);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

@@ -251,6 +251,10 @@ static bool inventory_ready(char *why, size_t len, void *user)
 
 /* ---- the leader's part: producers and the consumer ----------------------- */
 
+/* How long a stop waits for the producers being started before it cuts
+ * short a start stalled in the database. */
+#define STARTER_WAIT_MS 5000
+
 static void free_producers(app *a)
 {
     for (size_t i = 0; a->producers && i < a->n_sources; i++) {
@@ -320,8 +324,24 @@ static void lead_stop(kr_manager_t *m, void *user)
     (void)m;
     app *a = user;
     atomic_store(&a->stopping, true);
-    if (a->starting)
-        pthread_join(a->starter, NULL);
+    /* The starter sees `stopping` between producers, but a producer's
+     * start reads the inventory (its checkpoint, its live rows): one
+     * waiting on a stalled database (a PostgreSQL lock another session
+     * holds, a server that stopped answering) is cut short 5 s into the
+     * stop, as the consumer's last flush is, so that the stop goes on. */
+    if (a->starting) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += STARTER_WAIT_MS / 1000;
+        if (pthread_timedjoin_np(a->starter, NULL, &deadline) != 0) {
+            kr_log(kr_manager_logger(a->m), KR_LOG_WARN, "inventory",
+                   "a producer's start still waits for the database %d ms into the stop: its "
+                   "call is cut short",
+                   STARTER_WAIT_MS);
+            kr_inventory_interrupt(a->inv);
+            pthread_join(a->starter, NULL);
+        }
+    }
     a->starting = false;
     free_producers(a);
     /* What is buffered is kept for a moment; a new leader resumes from the
