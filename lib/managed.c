@@ -107,6 +107,82 @@ KR_API bool kr_managed_placed(const json_t *obj, const char *cluster)
     return false;
 }
 
+/* A cluster name's grammar (kr_manager_cluster_arg): 1-63 letters,
+ * digits, '-', '_' or '.'. */
+static bool placement_name_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 63)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* `s` (`n` bytes) into out[*used..len), printable ASCII as it is and any
+ * other byte as \xNN: the text is a log line's, an Event's and a status
+ * entry's, and a non-breaking space must show. Whole escapes only. */
+static void placement_quote(char *out, size_t len, size_t *used, const char *s, size_t n)
+{
+    if (*used + 4 > len)
+        return; /* no room left, not even for "..." */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char tmp[8];
+        int w = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+                    ? snprintf(tmp, sizeof(tmp), "%c", c)
+                    : snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+        if (*used + (size_t)w + 4 >= len) { /* room for "..." and the NUL */
+            memcpy(out + *used, "...", 4);
+            *used += 3;
+            return;
+        }
+        memcpy(out + *used, tmp, (size_t)w + 1);
+        *used += (size_t)w;
+    }
+}
+
+KR_API kr_placement_check kr_managed_placement_check(const json_t *obj, const char *const *clusters,
+                                                     size_t n, char *why, size_t len)
+{
+    if (why && len)
+        why[0] = '\0';
+    const json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *list = json_string_value(json_object_get(annotations, KR_ANNOTATION_CLUSTERS));
+    if (!list)
+        return KR_PLACEMENT_OK;
+    const char *p = list, *name;
+    size_t nlen;
+    bool any = false, known = false;
+    while ((name = kr_managed_placement_next(&p, &nlen))) {
+        if (!placement_name_valid(name, nlen)) {
+            if (why && len > 8) {
+                size_t used = 0;
+                int w = snprintf(why, len, "placement %s: \"", KR_ANNOTATION_CLUSTERS);
+                used = w > 0 && (size_t)w < len ? (size_t)w : 0;
+                placement_quote(why, len, &used, name, nlen);
+                snprintf(why + used, len - used,
+                         "\" is not a cluster name (1-63 letters, digits, '-', '_' or '.'; "
+                         "names are separated by commas or whitespace)");
+            }
+            return KR_PLACEMENT_MALFORMED;
+        }
+        any = true;
+        for (size_t i = 0; clusters && i < n && !known; i++)
+            known =
+                clusters[i] && strlen(clusters[i]) == nlen && memcmp(clusters[i], name, nlen) == 0;
+    }
+    if (!any || known || !clusters)
+        return KR_PLACEMENT_OK;
+    if (why && len)
+        snprintf(why, len, "placement %s names no configured workload cluster",
+                 KR_ANNOTATION_CLUSTERS);
+    return KR_PLACEMENT_ALL_UNKNOWN;
+}
+
 KR_API const char *kr_managed_unsynced_reason(const json_t *obj)
 {
     const json_t *md = json_object_get(obj, "metadata");

@@ -1119,6 +1119,67 @@ START_TEST(placement_change_removes_the_copy_where_no_longer_named)
 }
 END_TEST
 
+/* A placement that is a typo holds every copy: a malformed one ("dc2;dc1",
+ * a non-breaking space) creates, patches and deletes nothing in any
+ * cluster; one naming only clusters not configured ("DC2") deletes no
+ * copy. The entries and a Warning Event say why; a placement put right
+ * is followed again. */
+static json_t *hub_events_about(world *w, const char *name);
+static void assert_copy_holds(world *w, int d, const char *name, const char *value);
+
+START_TEST(a_placement_typo_holds_every_copy)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "typo", "a", "dc1,dc2"));
+    converge(&w, 3u, false);
+    assert_copy(&w, CM, 0, "typo", "a");
+    assert_copy(&w, CM, 1, "typo", "a");
+    const char *typos[] = {"dc2;dc1",
+                           "dc1\xc2\xa0"
+                           "dc2",
+                           "DC2", "DC1, DC2"};
+    for (size_t t = 0; t < sizeof(typos) / sizeof(typos[0]); t++) {
+        hub_put(&w, CM, object_of(CM, "typo", "b", typos[t]));
+        converge(&w, 3u, false);
+        assert_copy_holds(&w, 0, "typo", "a");
+        assert_copy_holds(&w, 1, "typo", "a");
+        for (int d = 0; d < N_DC; d++) {
+            json_t *entry = status_entry(&w, CM, "typo", d ? "dc2" : "dc1");
+            const char *why = json_string_value(json_object_get(entry, "lastError"));
+            ck_assert_msg(why && strstr(why, "held"), "%s: dc%d's entry says %s", typos[t], d + 1,
+                          why ? why : "nothing");
+            json_decref(entry);
+        }
+    }
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    json_t *events = hub_events_about(&w, "typo");
+    bool malformed = false, unknown = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *text = json_string_value(json_object_get(ev, "message"));
+        malformed = malformed || (text && strstr(text, "\"dc2;dc1\" is not a cluster name"));
+        unknown = unknown || (text && strstr(text, "names no configured workload cluster"));
+    }
+    ck_assert_msg(malformed && unknown, "no Warning Event says why (malformed %d, unknown %d)",
+                  malformed, unknown);
+    json_decref(events);
+    /* a new object with a malformed placement is created nowhere */
+    hub_put(&w, CM, object_of(CM, "typo2", "a", "dc1;dc2"));
+    converge(&w, 3u, false);
+    assert_absent(&w, CM, 0, "typo2");
+    assert_absent(&w, CM, 1, "typo2");
+    /* put right: followed again, the copy no longer named removed */
+    hub_put(&w, CM, object_of(CM, "typo", "c", "dc1"));
+    converge(&w, 3u, false);
+    assert_copy(&w, CM, 0, "typo", "c");
+    assert_absent(&w, CM, 1, "typo");
+    world_down(&w);
+}
+END_TEST
+
 /* A copy the cluster refuses to patch for a field that cannot change (made
  * immutable there, then edited on the hub) is made again, as `kubectl
  * replace --force` would: it converges instead of failing forever. */
@@ -4343,6 +4404,7 @@ int main(void)
     tcase_add_test(tc, create_edit_and_delete_reach_every_cluster_for_each_kind);
     tcase_add_test(tc, a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it);
     tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
+    tcase_add_test(tc, a_placement_typo_holds_every_copy);
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
     tcase_add_test(tc, a_copy_that_cannot_be_patched_is_made_again);

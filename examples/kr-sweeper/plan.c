@@ -265,6 +265,11 @@ static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gv
      * or copies it leaves in place for an object it no longer syncs */
     if (kr_managed_unsynced_reason(src))
         return -1;
+    /* a placement kr-syncer holds (a typo: a name that is none, or none
+     * configured) removes nothing: its hub object exists */
+    if (kr_managed_placement_check(src, s->cluster_names, s->n_cluster_names, NULL, 0) !=
+        KR_PLACEMENT_OK)
+        return -1;
     if (!kr_managed_placed(src, cluster))
         return SWEEP_NOT_PLACED;
     return -1;

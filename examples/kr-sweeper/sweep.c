@@ -323,6 +323,7 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     memset(plan, 0, sizeof(*plan));
     char gtext[256];
     json_t **hub = NULL, *runnables = NULL;
+    const char **names = NULL;
     size_t failed = 0;
     /* the kinds first: a resource the hub does not know fails here,
      * saying how to name it, rather than at its list */
@@ -354,6 +355,16 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         goto out;
     }
+    names = calloc(o->n_clusters ? o->n_clusters : 1, sizeof(*names));
+    if (!names) {
+        sweep_sources_free(&src);
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < o->n_clusters; c++)
+        names[c] = o->clusters[c].name;
+    src.cluster_names = names;
+    src.n_cluster_names = o->n_clusters;
     for (size_t c = 0; c < o->n_clusters && rc == 0; c++) {
         const sweep_cluster *cl = &o->clusters[c];
         json_t **lists = NULL;
@@ -414,6 +425,7 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         sweep_plan_cap(plan, 0, o->max_deletes);
     sweep_sources_free(&src);
 out:
+    free(names);
     free(kinds);
     free_lists(hub, o->n_resources);
     json_decref(runnables);

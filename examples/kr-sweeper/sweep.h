@@ -136,6 +136,12 @@ typedef struct sweep_sources {
     json_t *by_name; /* "group/resource/ns/name" -> hub object */
     json_t *runnables_by_uid; /* uid -> Runnable */
     bool runnables_listed; /* false: kr-submitter copies cannot be judged */
+    /* The configured workload clusters (set after sweep_sources_init;
+     * NULL: none given). A kr-syncer copy whose hub object's placement is
+     * malformed, or names only clusters none of these, is held by
+     * kr-syncer and not judged (kr_managed_placement_check). */
+    const char *const *cluster_names;
+    size_t n_cluster_names;
 } sweep_sources;
 
 /* Build the index from complete hub lists (new references inside; free

@@ -191,7 +191,9 @@ int main(int argc, char **argv)
         .version = KR_VERSION_STRING, /* released with the library */
         .summary = "keep the deployables of a hub namespace in every workload cluster placed",
         .usage = "--cluster NAME=KUBECONFIG... [flags]",
-        .description = "Placement: the annotation kreconcile.io/clusters (absent: every cluster). "
+        .description = "Placement: the annotation kreconcile.io/clusters (absent: every cluster; "
+                       "a malformed one, or one naming only unknown clusters, is held: no copy "
+                       "deleted). "
                        "Opt out: kreconcile.io/ignore: \"true\". Status: the annotation "
                        "kreconcile.io/sync-status on each hub object.",
         .flags = flags,

@@ -1787,10 +1787,16 @@ static step replace_copy(rctx *c)
 static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
                            const json_t *hub)
 {
-    char key[600], unknown[256];
+    char key[600], unknown[320];
     snprintf(key, sizeof(key), "%zu/%s/%s", (size_t)(res - s->resources), ns, name);
-    bool bad = hub && syncer_unknown_placement(hub, s->cluster_names, s->n_clusters, unknown,
-                                               sizeof(unknown));
+    /* a malformed placement is told by what is wrong with it */
+    bool bad =
+        hub && kr_managed_placement_check(hub, (const char *const *)s->cluster_names, s->n_clusters,
+                                          unknown, sizeof(unknown)) == KR_PLACEMENT_MALFORMED;
+    bool malformed = bad;
+    if (!bad)
+        bad = hub && syncer_unknown_placement(hub, (const char *const *)s->cluster_names,
+                                              s->n_clusters, unknown, sizeof(unknown));
     pthread_mutex_lock(&s->pending_lock);
     const char *warned = json_string_value(json_object_get(s->placement_warned, key));
     bool news = bad && (!warned || strcmp(warned, unknown) != 0);
@@ -1801,8 +1807,12 @@ static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, co
     pthread_mutex_unlock(&s->pending_lock);
     if (!news)
         return;
-    char message[320];
-    snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
+    char message[400];
+    if (malformed)
+        snprintf(message, sizeof(message), "%s: held, no copy is created, changed or deleted",
+                 unknown);
+    else
+        snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
     char object[520];
     snprintf(object, sizeof(object), "%s/%s", ns, name);
     kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
@@ -1822,6 +1832,22 @@ static step reconcile_sync(rctx *c)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     json_t *old = json_object_get(entries, c->req->cluster);
     step st;
+    /* A placement that is a typo is no placement: held. A malformed one
+     * (a name that is none: "dc2;dc1", a non-breaking space) creates,
+     * patches and deletes nothing anywhere; one that names only clusters
+     * not configured ("DC2") deletes no copy, where there is one to
+     * delete (it would empty every cluster). kr-sweeper reads it alike. */
+    char why[320];
+    kr_placement_check pc = kr_managed_placement_check(
+        c->hub, (const char *const *)c->s->cluster_names, c->s->n_clusters, why, sizeof(why));
+    if (pc == KR_PLACEMENT_MALFORMED ||
+        (pc == KR_PLACEMENT_ALL_UNKNOWN && (c->copy || old || wrote_unseen(c)))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s: held, no copy is created, changed or deleted", why);
+        st = record_error(c, old, msg);
+        json_decref(entries);
+        return st;
+    }
     if (!syncer_placed(c->hub, c->req->cluster)) {
         st = reconcile_unplaced(c, old);
         json_decref(entries);

@@ -28,7 +28,8 @@
 bool syncer_placed(const json_t *hub, const char *cluster);
 
 /* The names `hub`'s placement gives that are none of the `n` configured
- * clusters (a typo such as "DC2" for "dc2" places the object nowhere),
+ * clusters (a typo such as "DC2" for "dc2": when every name is unknown,
+ * copies are held, kr_managed_placement_check),
  * comma-separated into out[0..len); false when there is none. */
 bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, size_t n, char *out,
                               size_t len);

@@ -58,7 +58,8 @@ KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len);
  * every cluster; an empty or blank one on none. A NULL or empty `cluster`
  * is named by no list. Every program that decides where a hub object
  * belongs (kr-syncer creating copies, kr-sweeper deleting them) must use
- * this one reading, or one deletes what the other creates. [any thread] */
+ * this one reading, or one deletes what the other creates; and must ask
+ * kr_managed_placement_check first: a typo is no placement. [any thread] */
 KR_API bool kr_managed_placed(const json_t *obj, const char *cluster);
 
 /* Why `obj` (a hub object, borrowed) is not copied to workload clusters
@@ -75,6 +76,28 @@ KR_API const char *kr_managed_unsynced_reason(const json_t *obj);
  * NULL when no name is left. For a program that lists the names (one it
  * does not know is a typo to tell). [any thread] */
 KR_API const char *kr_managed_placement_next(const char **list, size_t *len);
+
+/* How `obj`'s placement (KR_ANNOTATION_CLUSTERS, read as
+ * kr_managed_placed reads it) stands against the configured clusters
+ * (`clusters`, `n` names; NULL: not judged against any). */
+typedef enum kr_placement_check {
+    KR_PLACEMENT_OK = 0, /* absent, empty, or naming a configured cluster */
+    /* a name that is no cluster name (1-63 letters, digits, '-', '_' or
+     * '.', the grammar of --cluster): "dc2;dc1", a non-breaking space
+     * ("dc1\xc2\xa0dc2"). A typo, not a placement: the programs neither
+     * create, patch nor delete copies because of it */
+    KR_PLACEMENT_MALFORMED,
+    /* well-formed names, but none of them configured ("DC2" for "dc2"):
+     * the programs delete no existing copy because of it */
+    KR_PLACEMENT_ALL_UNKNOWN,
+} kr_placement_check;
+
+/* Judge `obj`'s placement; on anything but KR_PLACEMENT_OK, why[0..len)
+ * says what is wrong (ASCII: a byte that is not printable ASCII shows as
+ * \xNN). The one reading of kr-syncer and kr-sweeper: the sweeper must
+ * not delete copies the syncer holds. [any thread] */
+KR_API kr_placement_check kr_managed_placement_check(const json_t *obj, const char *const *clusters,
+                                                     size_t n, char *why, size_t len);
 
 /* True when metadata.finalizers of `obj` holds `finalizer`. [any thread] */
 KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer);
