@@ -3554,6 +3554,33 @@ static void flush_parked(world *w, kr_controller_t *ctl, const char *name)
                      KR_RECONCILE_DONE);
 }
 
+/* Under the controller, a held placement says so in the entry at once:
+ * the hub lane drops parked entries of clusters a placement does not
+ * name, and a held one names none. */
+START_TEST(a_held_placement_is_said_in_the_entry_under_the_controller)
+{
+    world w;
+    world_up(&w, 0);
+    kr_controller_t *ctl = unstarted_controller(&w);
+    hub_put(&w, CM, object_of(CM, "held", "a", "dc1"));
+    converge(&w, 3u, false);
+    assert_copy(&w, CM, 0, "held", "a");
+    hub_put(&w, CM, object_of(CM, "held", "b", "dc1;dc2"));
+    kr_reconcile_request req = {"dc1/" NSNAME "/held", "dc1", NSNAME, "held"};
+    uint64_t after = 0;
+    ck_assert_int_ne(syncer_reconcile_in(w.s, ctl, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_ERROR);
+    flush_parked(&w, ctl, "held");
+    json_t *entry = status_entry(&w, CM, "held", "dc1");
+    const char *why = json_string_value(json_object_get(entry, "lastError"));
+    ck_assert_msg(why && strstr(why, "held"), "dc1's entry says %s", why ? why : "nothing");
+    json_decref(entry);
+    assert_copy_holds(&w, 0, "held", "a");
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* An entry parked for the hub lane is not written after its cluster was
  * unplaced (its lane removed the copy and the entry meanwhile), nor onto
  * an object of the same name made after the one it was parked for. */
@@ -4440,6 +4467,7 @@ int main(void)
     tcase_add_test(tc, remembered_status_writes_of_objects_gone_are_dropped);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
+    tcase_add_test(tc, a_held_placement_is_said_in_the_entry_under_the_controller);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);
     tcase_add_test(tc, a_datacenter_made_anew_behind_the_caches_is_listed_again);
     tcase_add_test(tc, a_write_to_a_cluster_made_anew_is_not_verified_by_its_old_cache);

@@ -1844,7 +1844,9 @@ static step reconcile_sync(rctx *c)
         (pc == KR_PLACEMENT_ALL_UNKNOWN && (c->copy || old || wrote_unseen(c)))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "%s: held, no copy is created, changed or deleted", why);
-        st = record_error(c, old, msg);
+        /* written at once: the hub lane drops parked entries of clusters
+         * the placement does not name, and a held one names none */
+        st = record_error_fin(c, old, msg, SYNCER_FINALIZER_KEEP);
         json_decref(entries);
         return st;
     }
