@@ -160,9 +160,10 @@ KR_API kr_placement_check kr_managed_placement_check(const json_t *obj, const ch
     while ((name = kr_managed_placement_next(&p, &nlen))) {
         if (!placement_name_valid(name, nlen)) {
             if (why && len > 8) {
-                size_t used = 0;
                 int w = snprintf(why, len, "placement %s: \"", KR_ANNOTATION_CLUSTERS);
-                used = w > 0 && (size_t)w < len ? (size_t)w : 0;
+                if (w < 0 || (size_t)w >= len)
+                    return KR_PLACEMENT_MALFORMED; /* cut: what fits is said */
+                size_t used = (size_t)w;
                 placement_quote(why, len, &used, name, nlen);
                 snprintf(why + used, len - used,
                          "\" is not a cluster name (1-63 letters, digits, '-', '_' or '.'; "

@@ -162,6 +162,65 @@ START_TEST(placement_empty_items_name_nothing_and_absent_means_everywhere)
 }
 END_TEST
 
+/* A placement is judged before it is obeyed: a name that is no cluster
+ * name is malformed, told with any byte outside printable ASCII escaped
+ * (whole escapes, never past the buffer); names that are none of the
+ * configured clusters are all unknown; empty, absent, or one configured
+ * name among unknown ones is a placement. */
+START_TEST(placement_check_tells_a_typo_from_a_placement)
+{
+    const char *const clusters[] = {"dc1", "dc2"};
+    char why[200];
+    json_t *semi = placed_by(json_string("dc2;dc1"));
+    ck_assert_int_eq(kr_managed_placement_check(semi, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_MALFORMED);
+    ck_assert_ptr_nonnull(strstr(why, "\"dc2;dc1\" is not a cluster name"));
+    json_t *nbsp = placed_by(json_string("dc1\xc2\xa0"
+                                         "dc2"));
+    ck_assert_int_eq(kr_managed_placement_check(nbsp, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_MALFORMED);
+    ck_assert_ptr_nonnull(strstr(why, "\"dc1\\xc2\\xa0dc2\""));
+    char longer[80];
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    json_t *too_long = placed_by(json_string(longer));
+    ck_assert_int_eq(kr_managed_placement_check(too_long, clusters, 2, NULL, 0),
+                     KR_PLACEMENT_MALFORMED);
+    for (size_t len = 0; len < 80; len++) {
+        char small[80];
+        memset(small, 'x', sizeof(small));
+        ck_assert_int_eq(kr_managed_placement_check(nbsp, clusters, 2, small, len),
+                         KR_PLACEMENT_MALFORMED);
+        if (len)
+            ck_assert_uint_lt(strlen(small), len);
+        if (len > 9) /* cut, it still begins with what it is about */
+            ck_assert_int_eq(strncmp(small, "placement", 9), 0);
+        for (size_t i = len; i < sizeof(small); i++)
+            ck_assert_int_eq(small[i], 'x');
+    }
+    json_t *upper = placed_by(json_string("DC2, DC1"));
+    ck_assert_int_eq(kr_managed_placement_check(upper, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_ALL_UNKNOWN);
+    ck_assert_int_eq(kr_managed_placement_check(upper, NULL, 0, why, sizeof(why)), KR_PLACEMENT_OK);
+    json_t *one = placed_by(json_string("DC2, dc1"));
+    json_t *empty = placed_by(json_string(" , "));
+    json_t *bare = json_object();
+    ck_assert_int_eq(kr_managed_placement_check(one, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_OK);
+    ck_assert_int_eq(kr_managed_placement_check(empty, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_OK);
+    ck_assert_int_eq(kr_managed_placement_check(bare, clusters, 2, why, sizeof(why)),
+                     KR_PLACEMENT_OK);
+    json_decref(semi);
+    json_decref(nbsp);
+    json_decref(too_long);
+    json_decref(upper);
+    json_decref(one);
+    json_decref(empty);
+    json_decref(bare);
+}
+END_TEST
+
 START_TEST(finalizer_patches_keep_the_others_and_carry_the_resource_version)
 {
     json_t *obj =
@@ -498,6 +557,7 @@ int main(void)
     tcase_add_test(tc, ownership_needs_manager_and_source_cluster);
     tcase_add_test(tc, placement_ignores_whitespace_of_any_kind_around_names);
     tcase_add_test(tc, placement_empty_items_name_nothing_and_absent_means_everywhere);
+    tcase_add_test(tc, placement_check_tells_a_typo_from_a_placement);
     tcase_add_test(tc, finalizer_patches_keep_the_others_and_carry_the_resource_version);
     tcase_add_test(tc, last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs);
     tcase_add_test(tc, last_applied_uses_a_merge_patch_for_custom_resources);
