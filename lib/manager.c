@@ -315,18 +315,26 @@ static void healthz(const kr_http_request_t *req, kr_http_response_t *resp, void
 }
 
 /* The name after "/healthz/", "/livez/" or "/readyz/" ("" for the
- * aggregate). */
+ * aggregate); NULL for the path with a slash and no name ("/readyz/"),
+ * which kube-apiserver's mux does not serve either: 404. */
 static const char *check_name(const kr_http_request_t *req)
 {
     const char *path = kr_http_request_path(req);
     const char *slash = strchr(path + 1, '/');
-    return slash ? slash + 1 : "";
+    return !slash ? "" : slash[1] ? slash + 1 : NULL;
+}
+
+static void no_such_path(kr_http_response_t *resp)
+{
+    kr_http_respond(resp, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
 }
 
 static void healthz_check(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     const char *name = check_name(req);
-    if (!name[0])
+    if (!name)
+        no_such_path(resp);
+    else if (!name[0])
         healthz(req, resp, user);
     else if (strcmp(name, "ping") != 0)
         kr_http_respond_error(resp, 404, "no check named \"%s\"", name);
@@ -579,6 +587,10 @@ static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void 
 {
     kr_manager_t *m = user;
     const char *name = check_name(req);
+    if (!name) {
+        no_such_path(resp);
+        return;
+    }
     struct ready_out o = {.only = name[0] ? name : NULL, .ready = true};
     struct excludes x = {0};
     struct ready_view v;

@@ -1286,7 +1286,6 @@ START_TEST(health_endpoints_take_verbose_and_exclude)
         {"/livez?exclude=ping", "ok"},
         {"/healthz?verbose", "[+]ping ok\nhealthz check passed\n"},
         {"/livez?verbose=1", "[+]ping ok\nlivez check passed\n"},
-        {"/livez/?verbose", "[+]ping ok\nlivez check passed\n"},
         {"/livez?verbose&exclude=ping&exclude=log",
          "[+]ping excluded: ok\nwarn: some health checks cannot be excluded: no matches for "
          "\"log\"\nlivez check passed\n"},
@@ -1296,6 +1295,14 @@ START_TEST(health_endpoints_take_verbose_and_exclude)
         x = get(base, live[i].path);
         ck_assert_msg(x.status == 200 && strcmp(x.body, live[i].body) == 0, "%s: %ld %s",
                       live[i].path, x.status, x.body);
+        free(x.body);
+    }
+    /* a slash and no name is no path of kube-apiserver's mux either */
+    static const char *const slashed[] = {"/healthz/", "/livez/?verbose", "/readyz/"};
+    for (size_t i = 0; i < sizeof(slashed) / sizeof(slashed[0]); i++) {
+        x = get(base, slashed[i]);
+        ck_assert_msg(x.status == 404 && strcmp(x.body, "404 page not found\n") == 0, "%s: %ld %s",
+                      slashed[i], x.status, x.body);
         free(x.body);
     }
     ck_assert_int_eq(manager_finish(&r), 0);
@@ -1344,11 +1351,6 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
     ck_assert_int_eq(x.status, 200);
     ck_assert_str_eq(x.body, "ok");
     free(x.body);
-    x = get(base, "/readyz/");
-    ck_assert_int_eq(x.status, 503);
-    ck_assert_msg(strstr(x.body, "[-]inventory failed") && strstr(x.body, "readyz check failed\n"),
-                  "%s", x.body);
-    free(x.body);
     static const char *const unknown[] = {"/readyz/nope",   "/readyz/inventor",
                                           "/readyz/leader", "/readyz/controller",
                                           "/healthz/nope",  "/livez/nope"};
@@ -1358,7 +1360,7 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
         free(x.body);
     }
     /* liveness: the process answers; "ping" is its one named check */
-    static const char *const live[] = {"/livez", "/livez/", "/livez/ping", "/healthz/ping"};
+    static const char *const live[] = {"/livez", "/livez/ping", "/healthz/ping"};
     for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
         x = get(base, live[i]);
         ck_assert_msg(x.status == 200 && strcmp(x.body, "ok") == 0, "%s: %ld %s", live[i], x.status,
