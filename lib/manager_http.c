@@ -35,7 +35,7 @@
 #define HTTP_HEADERS_TIMEOUT_S 10
 
 /* At a stop, the requests being answered are given this long to finish
- * (the listening socket closed first): an answer cut off then would leave
+ * (no new connection is taken from then on): an answer cut off then would leave
  * its caller not knowing whether what it asked for was done. */
 #define HTTP_DRAIN_MS 5000
 
@@ -70,6 +70,10 @@ struct kr_http_server {
     pthread_mutex_t lock; /* guards in_flight, and the idle wait of streams */
     pthread_cond_t wake;
     size_t in_flight; /* requests whose headers are in, not yet completed */
+    /* handlers and stream reads running now: a request still in flight at
+     * the stop's deadline with none running is a client slow to send or
+     * read, which the program's cut must not be called for */
+    atomic_size_t in_handler;
     atomic_uint streams; /* open streamed responses */
     char *tls_cert, *tls_key; /* PEM, or NULL: plain HTTP */
     /* Called when a stop closes requests still unanswered (NULL: none). */
@@ -320,7 +324,9 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct stream *st = cls;
     if (atomic_load(&st->server->stopping))
         return MHD_CONTENT_READER_END_OF_STREAM;
+    atomic_fetch_add(&st->server->in_handler, 1);
     long n = st->read(buf, max, st->user);
+    atomic_fetch_sub(&st->server->in_handler, 1);
     if (n < 0 || atomic_load(&st->server->stopping))
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n == 0)
@@ -554,7 +560,9 @@ static enum MHD_Result dispatch(kr_http_server_t *s, struct MHD_Connection *conn
                                  .body = c->body.data,
                                  .body_len = c->body.len};
         peer_text(conn, req.peer, sizeof(req.peer));
+        atomic_fetch_add(&s->in_handler, 1);
         r->handler(&req, &resp, r->user);
+        atomic_fetch_sub(&s->in_handler, 1);
         if (!resp.answered)
             kr_http_respond_error(&resp, 500, "the handler of %s gave no answer", url);
     }
@@ -943,8 +951,9 @@ void kr_http_server_stop(kr_http_server_t *s)
                "%zu request(s) still unanswered %d ms into the stop: closing them", cut,
                HTTP_DRAIN_MS);
     /* closing them joins their handlers: one blocked in a call that can
-     * be cut short (a stalled database) is cut first */
-    if (cut > 0 && s->cut)
+     * be cut short (a stalled database) is cut first; a request whose
+     * client is slow to send or read runs no handler, and cuts nothing */
+    if (cut > 0 && atomic_load(&s->in_handler) > 0 && s->cut)
         s->cut(s->cut_user);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

@@ -1087,6 +1087,80 @@ static bool closed_by_server(int fd, int ms)
     return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, 0) == 0;
 }
 
+static atomic_int cuts;
+
+/* The program's cut: it counts, and lets a slow handler go (as cutting a
+ * stalled database call short lets its handler answer). */
+static void count_cut(void *user)
+{
+    (void)user;
+    atomic_fetch_add(&cuts, 1);
+    pthread_mutex_lock(&slow.lock);
+    slow.release = true;
+    pthread_cond_broadcast(&slow.cond);
+    pthread_mutex_unlock(&slow.lock);
+}
+
+static void upload_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)user;
+    kr_http_respond(resp, 200, "text/plain", "taken", 5);
+}
+
+/* Review finding: the stop called the program's cut (kr-submitter and
+ * kr-inventory interrupt their inventory for good) for any request still
+ * in flight at its deadline, also one whose client was slow to send its
+ * body, while the database was healthy: the transitions still waiting in
+ * the outbox were then lost. Only a handler still running is cut. */
+START_TEST(the_stop_cuts_a_handler_at_work_never_a_slow_client)
+{
+    atomic_store(&cuts, 0);
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/upload", upload_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_on_stop_cut(r.m, count_cut, NULL, &err), 0);
+    manager_start(&r);
+    int fd = connect_from("127.0.0.1", kr_manager_listen_address(r.m));
+    ck_assert_int_ge(fd, 0);
+    static const char half[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                               "Content-Type: text/plain\r\n\r\n0123456789";
+    ck_assert_int_eq(send(fd, half, strlen(half), MSG_NOSIGNAL), (ssize_t)strlen(half));
+    struct timespec pause = {0, 300 * 1000000};
+    nanosleep(&pause, NULL); /* its headers are in: in flight */
+    kr_manager_stop(r.m, 0);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    close(fd);
+    int n_cuts = atomic_load(&cuts);
+    ck_assert_int_eq(n_cuts, 0);
+    /* a handler still at work at the deadline is cut, and then answers */
+    pthread_mutex_lock(&slow.lock);
+    slow.entered = slow.release = false;
+    pthread_mutex_unlock(&slow.lock);
+    manager_make(&r, true, NULL, 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/slow", slow_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_on_stop_cut(r.m, count_cut, NULL, &err), 0);
+    manager_start(&r);
+    struct slow_call c = {.base = kr_manager_listen_address(r.m)};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, slow_call_main, &c), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&slow.lock);
+    while (!slow.entered)
+        ck_assert_int_eq(pthread_cond_timedwait(&slow.cond, &slow.lock, &deadline), 0);
+    pthread_mutex_unlock(&slow.lock);
+    kr_manager_stop(r.m, 0);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    pthread_join(t, NULL);
+    n_cuts = atomic_load(&cuts);
+    ck_assert_int_eq(n_cuts, 1);
+    free(c.r.body);
+}
+END_TEST
+
 static atomic_int stream_refusals;
 
 static void capped_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
@@ -3099,6 +3173,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_nul_in_the_path_or_query_is_a_400_before_any_route);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
     tcase_add_test(tc, a_request_being_answered_at_stop_gets_its_answer);
+    tcase_add_test(tc, the_stop_cuts_a_handler_at_work_never_a_slow_client);
     tcase_add_test(tc, streams_leave_room_for_probes);
     tcase_add_test(tc, the_endpoint_serves_https_with_a_certificate);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);

@@ -635,8 +635,9 @@ KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_respon
  * (a stalled database: kr_inventory_interrupt): a stop waits up to 5 s
  * for the requests the endpoint is answering, then closes those still
  * unanswered, which waits for their handlers; fn(user) is called just
- * before, only then, so that a handler stalled there does not hold the
- * stop. One; a later call replaces it. No-op without an endpoint
+ * before, only then and only while a handler (or a stream's read) is still
+ * running, never for a client slow to send or read, so that a handler stalled there does not hold
+ * the stop. One; a later call replaces it. No-op without an endpoint
  * (--listen 0). Before kr_manager_run. Errors: KR_EINVAL (m or fn NULL).
  * [any thread] */
 KR_API int kr_manager_on_stop_cut(kr_manager_t *m, void (*fn)(void *user), void *user,
