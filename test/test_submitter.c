@@ -5414,6 +5414,207 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
 }
 END_TEST
 
+/* A proxy in front of kr-submitter's API that loses the answers to the
+ * first `lose` requests: it forwards each one, waits until the API starts
+ * to answer (it has done the request by then) and closes the caller's
+ * connection without a byte of it, as a replica killed after the hub
+ * create, a cut connection or a proxy timing out would. Every later
+ * connection is relayed both ways. One connection at a time (the CLI
+ * makes one at a time). */
+typedef struct lossy_proxy {
+    int fd;
+    unsigned short port, upstream;
+    atomic_int lose, lost, stop;
+    pthread_t thread;
+} lossy_proxy;
+
+static void lossy_serve(lossy_proxy *px, int client)
+{
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons(px->upstream),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (up < 0 || connect(up, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (up >= 0)
+            close(up);
+        close(client);
+        return;
+    }
+    char buf[65536];
+    while (!atomic_load(&px->stop)) {
+        struct pollfd fds[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        if (fds[0].revents) {
+            ssize_t n = read(client, buf, sizeof(buf));
+            if (n <= 0 || write(up, buf, (size_t)n) != n)
+                break;
+        }
+        if (fds[1].revents) {
+            ssize_t n = read(up, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            if (atomic_load(&px->lose) > 0) {
+                /* the request was done: its answer goes nowhere */
+                atomic_fetch_sub(&px->lose, 1);
+                atomic_fetch_add(&px->lost, 1);
+                break;
+            }
+            if (write(client, buf, (size_t)n) != n)
+                break;
+        }
+    }
+    close(up);
+    close(client);
+}
+
+static void *lossy_run(void *arg)
+{
+    lossy_proxy *px = arg;
+    while (!atomic_load(&px->stop)) {
+        struct pollfd pfd = {px->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        int client = accept(px->fd, NULL, NULL);
+        if (client >= 0)
+            lossy_serve(px, client);
+    }
+    return NULL;
+}
+
+/* Start the proxy on a free loopback port (its URL in `url`) in front of
+ * the API at `server` (http://127.0.0.1:PORT). */
+static void lossy_start(lossy_proxy *px, const char *server, char *url, size_t len)
+{
+    memset(px, 0, sizeof(*px));
+    px->upstream = (unsigned short)atoi(strrchr(server, ':') + 1);
+    px->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    ck_assert_int_eq(bind(px->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(px->fd, 8), 0);
+    ck_assert_int_eq(getsockname(px->fd, (struct sockaddr *)&a, &alen), 0);
+    px->port = ntohs(a.sin_port);
+    snprintf(url, len, "http://127.0.0.1:%u", px->port);
+    ck_assert_int_eq(pthread_create(&px->thread, NULL, lossy_run, px), 0);
+}
+
+static void lossy_stop(lossy_proxy *px)
+{
+    atomic_store(&px->stop, 1);
+    pthread_join(px->thread, NULL);
+    close(px->fd);
+}
+
+/* The runnables of `prefix` in namespace default, counted through the API
+ * itself (no proxy). */
+static size_t runnables_named(const program_env *p, const char *server, const char *prefix)
+{
+    char out[65536];
+    const char *list[] = {"list", "-o", "json", NULL};
+    ck_assert_int_eq(cli(p->bin, server, "tok-erin", list, out, sizeof(out)), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    ck_assert_msg(doc != NULL, "%s", out);
+    size_t n = 0, i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, "items"), i, r)
+    {
+        if (strncmp(sub_str(r, "metadata.name"), prefix, strlen(prefix)) == 0)
+            n++;
+    }
+    json_decref(doc);
+    return n;
+}
+
+/* Review finding: `submit` without --idempotency-key sent its POST once
+ * and with no key: an answer lost after the hub's create (a replica
+ * killed, a connection cut, a proxy timing out) was an error, and the
+ * retry a user or a script then made was a second runnable. The CLI now
+ * sends a fresh key of its own, tries again under it, and one invocation
+ * makes one runnable; a decision or cancel whose answer was lost is sent
+ * again too (the API takes it repeated as once). */
+START_TEST(program_cli_retries_a_lost_answer_under_one_key)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    kr_test_write_file(p.dir, "lost.yaml",
+                       "apiVersion: batch/v1\nkind: Job\nmetadata: {name: lost-answer}\n"
+                       "spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
+    char file[700];
+    snprintf(file, sizeof(file), "%s/lost.yaml", p.dir);
+    char server[80], proxy[80], out[65536];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
+    lossy_proxy px;
+    lossy_start(&px, server, proxy, sizeof(proxy));
+    /* the first answer lost: tried again under the same key, 200 with
+     * the runnable the first try made */
+    atomic_store(&px.lose, 1);
+    const char *submit[] = {"submit", "-f", file, "-o", "json", NULL};
+    int rc = cli(p.bin, proxy, "tok-alice", submit, out, sizeof(out));
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_int_eq(atomic_load(&px.lost), 1);
+    ck_assert_msg(strstr(out, "trying again in 0.5 s with idempotency key lost-answer-"), "%s",
+                  out);
+    json_t *r = json_loads(strchr(out, '{'), 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[64];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    /* the key: the manifest's name and 32 hex digits, said with each
+     * new try */
+    const char *key = sub_str(r, "spec.idempotencyKey");
+    ck_assert_msg(strncmp(key, "lost-answer-", 12) == 0 && strlen(key) == 12 + 32, "%s", key);
+    char said[200];
+    snprintf(said, sizeof(said), "with idempotency key %s\n", key);
+    ck_assert_msg(strstr(out, said), "%s", out);
+    ck_assert_msg(strncmp(name, "lost-answer-", 12) == 0, "%s", name);
+    json_decref(r);
+    ck_assert_uint_eq(runnables_named(&p, server, "lost-answer-"), 1);
+    /* --retry-for 0: no second try; what is said names the key, and a
+     * submission by hand under it finds the runnable the lost one made */
+    atomic_store(&px.lose, 1);
+    const char *once[] = {"submit", "-f", file, "--retry-for", "0", NULL};
+    ck_assert_int_eq(cli(p.bin, proxy, "tok-alice", once, out, sizeof(out)), 1);
+    ck_assert_int_eq(atomic_load(&px.lost), 2);
+    const char *hint = strstr(out, "--idempotency-key ");
+    ck_assert_msg(hint, "%s", out);
+    char again_key[128];
+    ck_assert_int_eq(sscanf(hint + 18, "%127[a-z0-9-]", again_key), 1);
+    ck_assert_uint_eq(runnables_named(&p, server, "lost-answer-"), 2);
+    const char *by_hand[] = {"submit",  "-f", file,   "--idempotency-key",
+                             again_key, "-o", "json", NULL};
+    ck_assert_int_eq(cli(p.bin, proxy, "tok-alice", by_hand, out, sizeof(out)), 0);
+    ck_assert_uint_eq(runnables_named(&p, server, "lost-answer-"), 2);
+    /* a Runnable with a key of its own is sent under that key, never
+     * another in the query (the API would refuse the pair: 422) */
+    kr_test_write_file(p.dir, "keyed.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+                       "metadata: {name: lost-keyed}\nspec:\n  idempotencyKey: own-key\n"
+                       "  template: {apiVersion: batch/v1, kind: Job, metadata: {name: j}, spec: "
+                       "{template: {spec: {restartPolicy: Never, containers: [{name: c, image: "
+                       "busybox}]}}}}\n");
+    snprintf(file, sizeof(file), "%s/keyed.yaml", p.dir);
+    atomic_store(&px.lose, 1);
+    const char *keyed[] = {"submit", "-f", file, "-v", NULL};
+    rc = cli(p.bin, proxy, "tok-alice", keyed, out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, "idempotency key own-key (the Runnable's"), "%s", out);
+    ck_assert_uint_eq(runnables_named(&p, server, "lost-keyed"), 1);
+    /* a cancel whose answer was lost is sent again: the API answers a
+     * repeated one 200 */
+    atomic_store(&px.lose, 1);
+    const char *cancel[] = {"cancel", name, "-o", "json", NULL};
+    rc = cli(p.bin, proxy, "tok-alice", cancel, out, sizeof(out));
+    ck_assert_int_eq(atomic_load(&px.lost), 4);
+    ck_assert_msg(rc == 0 && strstr(out, "\"Cancelled\""), "%s", out);
+    lossy_stop(&px);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
 /* submit --wait: stdout is the runnable as it ended (exit 0 when it
  * succeeded), stderr says each time what it waits for: its approvals,
  * then its cluster. */
@@ -6619,6 +6820,7 @@ int main(void)
     tcase_add_test(prog, serve_refuses_a_failover_after_below_its_minimum);
     tcase_add_test(prog, serve_without_an_endpoint_says_so);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, program_cli_retries_a_lost_answer_under_one_key);
     tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
     tcase_add_test(prog, program_shows_the_approvals_of_the_spec_that_runs);
     tcase_add_test(prog, program_decisions_count_across_a_restart_without_a_key_file);

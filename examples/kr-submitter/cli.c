@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,9 @@
  * up to the most */
 #define WAIT_BACKOFF_MS 500
 #define WAIT_BACKOFF_MAX_MS 5000
+/* --retry-for's default: how long submit, approve, reject and cancel try
+ * again after an answer lost or a 5xx/429 */
+#define RETRY_FOR_DEFAULT_MS 60000
 /* http_call: the server could not be reached (to retry), or its answer
  * could not be used (too large, no JSON object: not to retry) */
 #define HTTP_UNREACHED (-1)
@@ -35,6 +40,8 @@ typedef struct cli_opts {
     const char *key;
     const char *spec_hash;
     bool wait;
+    bool verbose; /* submit -v: say the idempotency key used */
+    uint64_t retry_for_ms; /* --retry-for: no new try starts after it */
     long chunk_size; /* list: runnables per request; 0: all in one */
     bool all_namespaces; /* list -A: every namespace */
     const char *uid; /* history: of the runnable with this uid */
@@ -47,6 +54,7 @@ static const char usage[] =
     "Usage:\n"
     "  kr-submitter serve [flags]                 run the controller and the API\n"
     "  kr-submitter submit -f FILE [--clusters a,b] [--idempotency-key K] [--wait]\n"
+    "                      [--retry-for 1m] [-v]\n"
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
     "  kr-submitter cancel|get NAME\n"
     "  kr-submitter history NAME [--uid U]\n"
@@ -55,7 +63,10 @@ static const char usage[] =
     "\n"
     "Every verb takes --server URL (http(s)://HOST[:PORT], no path), --token T or\n"
     "--token-file F, -n NS and -o table|json|yaml;\n"
-    "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n";
+    "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n"
+    "submit, approve, reject and cancel try again for --retry-for (default 1m) when\n"
+    "the answer is lost or a 5xx/429: submit under one idempotency key (a fresh\n"
+    "random one when none is given), so one invocation makes at most one runnable.\n";
 
 /* The verbs, what they take and their usage line. */
 typedef struct verb_spec {
@@ -67,27 +78,33 @@ typedef struct verb_spec {
     bool hash_flag; /* --spec-hash */
     bool list_flags; /* -A, --chunk-size */
     bool uid_flag; /* --uid */
+    bool retry_flag; /* --retry-for: the verb is safe to send again */
 } verb_spec;
 
 static const verb_spec verbs[] = {
     {.name = "submit",
-     .usage = "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [flags]",
+     .usage = "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [--retry-for D] [-v] "
+              "[flags]",
      .summary = "submit a manifest (or a Runnable) once",
-     .submit_flags = true},
+     .submit_flags = true,
+     .retry_flag = true},
     {.name = "approve",
      .usage = "NAME [--spec-hash H] [flags]",
      .summary = "approve a runnable awaiting approval",
      .n_names = 1,
-     .hash_flag = true},
+     .hash_flag = true,
+     .retry_flag = true},
     {.name = "reject",
      .usage = "NAME [--spec-hash H] [flags]",
      .summary = "reject a runnable awaiting approval",
      .n_names = 1,
-     .hash_flag = true},
+     .hash_flag = true,
+     .retry_flag = true},
     {.name = "cancel",
      .usage = "NAME [flags]",
      .summary = "cancel a runnable: its workload copy is deleted",
-     .n_names = 1},
+     .n_names = 1,
+     .retry_flag = true},
     {.name = "get", .usage = "NAME [flags]", .summary = "show one runnable", .n_names = 1},
     {.name = "history",
      .usage = "NAME [--uid U] [flags]",
@@ -434,6 +451,130 @@ static bool sleep_ms(unsigned ms)
     return nanosleep(&ts, NULL) == 0;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether an outcome of http_call may pass: the answer lost (the request
+ * may or may not have been done), a 5xx, a 429. */
+static bool transient(long status)
+{
+    return status == HTTP_UNREACHED || status == 429 || status >= 500;
+}
+
+/* A POST of a verb the API takes twice as once (submit under an
+ * idempotency key; a repeated decision or cancel answers 200), sent
+ * again after a transient outcome, with a pause growing from 0.5 s to
+ * 5 s, until --retry-for has passed: no new try starts after it. `what`
+ * names the request in what is said on stderr; `key`, when not NULL,
+ * the idempotency key every try carries. */
+static long post_retried(const cli_opts *o, const char *what, const char *path, const char *query,
+                         const char *body, size_t len, const char *key, json_t **doc)
+{
+    uint64_t deadline = now_ms() + o->retry_for_ms;
+    unsigned backoff = 0;
+    for (;;) {
+        long status = http_call(o, "POST", path, query, body, len, doc);
+        if (!transient(status))
+            return status;
+        backoff = backoff ? backoff * 2 : WAIT_BACKOFF_MS;
+        if (backoff > WAIT_BACKOFF_MAX_MS)
+            backoff = WAIT_BACKOFF_MAX_MS;
+        bool again = now_ms() + backoff <= deadline;
+        if (status > 0)
+            fprintf(stderr, "kr-submitter: %s: %s (HTTP %ld)", what,
+                    *sub_str(*doc, "error") ? sub_str(*doc, "error") : "request failed", status);
+        else
+            fprintf(stderr, "kr-submitter: %s: the API did not answer", what);
+        if (again) {
+            fprintf(stderr, ": trying again in %.1f s%s%s\n", backoff / 1000.0,
+                    key ? " with idempotency key " : "", key ? key : "");
+        } else {
+            fprintf(stderr, ": giving up (--retry-for)");
+            /* it may have been done: the same key again finds it */
+            if (key)
+                fprintf(stderr,
+                        "; it may have been submitted: submit again with "
+                        "--idempotency-key %s to get that runnable, not a second one",
+                        key);
+            fprintf(stderr, "\n");
+            return status;
+        }
+        if (!sleep_ms(backoff))
+            return status;
+        json_decref(*doc);
+        *doc = NULL;
+    }
+}
+
+/* A fresh idempotency key for a submission that names none: the
+ * manifest's name (as a DNS label's characters, cut short), '-' and 32
+ * hex digits of randomness, so that the Runnable the key names (the key
+ * as a DNS label, see idempotency.c) still starts with it. Empty when no
+ * randomness could be had. */
+static void fresh_key(const char *prefix, char *out, size_t len)
+{
+    unsigned char rnd[16];
+    *out = '\0';
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return;
+    size_t n = 0;
+    for (const char *p = prefix ? prefix : ""; *p && n < 20 && n + 1 < len; p++) {
+        char c = (char)tolower((unsigned char)*p);
+        if (!isalnum((unsigned char)c))
+            c = '-';
+        if (c == '-' && (n == 0 || out[n - 1] == '-'))
+            continue;
+        out[n++] = c;
+    }
+    while (n > 0 && out[n - 1] == '-')
+        n--;
+    if (n > 0 && n + 1 < len)
+        out[n++] = '-';
+    for (size_t i = 0; i < sizeof(rnd) && n + 2 < len; i++, n += 2)
+        snprintf(out + n, len - n, "%02x", rnd[i]);
+    out[n] = '\0';
+}
+
+/* The idempotency key a submission of `body` carries: --idempotency-key,
+ * else (NULL) the key the body's Runnable holds in spec.idempotencyKey
+ * (*own set: the API takes that one, and refuses another in the query),
+ * else a fresh one in `buf`. */
+static const char *submission_key(const cli_opts *o, const char *body, size_t len, char *buf,
+                                  size_t buf_len, bool *own)
+{
+    *own = false;
+    if (o->key)
+        return o->key;
+    json_t *docs = NULL;
+    kr_error_t err = {0};
+    const char *prefix = NULL;
+    const json_t *doc = NULL;
+    /* what the API would refuse goes as it is, refused there */
+    if (kr_yaml_parse_all(body, len, &docs, &err) == 0 && json_array_size(docs) == 1)
+        doc = json_array_get(docs, 0);
+    bool runnable = strcmp(sub_str(doc, "kind"), "Runnable") == 0 &&
+                    strncmp(sub_str(doc, "apiVersion"), "kreconcile.io/", 14) == 0;
+    if (runnable && *sub_str(doc, "spec.idempotencyKey")) {
+        snprintf(buf, buf_len, "%s", sub_str(doc, "spec.idempotencyKey"));
+        *own = true;
+        json_decref(docs);
+        return buf;
+    }
+    if (runnable)
+        prefix = *sub_str(doc, "metadata.generateName") ? sub_str(doc, "metadata.generateName")
+                 : *sub_str(doc, "metadata.name")       ? sub_str(doc, "metadata.name")
+                                                  : sub_str(doc, "spec.template.metadata.name");
+    else
+        prefix = sub_str(doc, "metadata.name");
+    fresh_key(prefix, buf, buf_len);
+    json_decref(docs);
+    return *buf ? buf : NULL;
+}
+
 /* One line on stderr for `submit --wait` when what the runnable waits for
  * has changed since `said` (updated): its phase, its cluster and attempt
  * once placed, the approvals it has while it waits for them. */
@@ -478,15 +619,29 @@ static int submit(const cli_opts *o)
     char *body = read_file(o->file, &len);
     if (!body)
         return 1;
+    /* one key for every try, so that a try whose answer was lost and
+     * the one after it make one runnable */
+    char fresh[128];
+    bool own = false;
+    const char *key = submission_key(o, body, len, fresh, sizeof(fresh), &own);
+    if (!key)
+        fprintf(stderr, "kr-submitter: no randomness for an idempotency key: a lost answer "
+                        "will not be tried again (give --idempotency-key)\n");
+    if (key && o->verbose)
+        fprintf(stderr, "kr-submitter: idempotency key %s%s\n", key,
+                own ? " (the Runnable's spec.idempotencyKey)" : "");
     char *query = NULL;
     CURL *c = curl_easy_init();
     bool built = add_query(c, &query, "clusters", o->clusters) &&
                  add_query(c, &query, "namespace", o->namespace_) &&
-                 add_query(c, &query, "idempotencyKey", o->key);
+                 add_query(c, &query, "idempotencyKey", own ? NULL : key);
     curl_easy_cleanup(c);
     json_t *doc = NULL;
-    long status =
-        built ? http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc) : HTTP_UNUSABLE;
+    long status = HTTP_UNUSABLE;
+    if (built && key)
+        status = post_retried(o, "submit", "/api/v1/runnables", query, body, len, key, &doc);
+    else if (built)
+        status = http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc);
     free(query);
     free(body);
     if (!o->wait || status < 200 || status >= 300) {
@@ -599,7 +754,13 @@ static int run_verb(const char *verb, const cli_opts *o)
         if (!body)
             fprintf(stderr, "kr-submitter: %s\n",
                     b ? "out of memory" : "--spec-hash is not UTF-8 text");
-        status = body ? http_call(o, "POST", path, NULL, body, strlen(body), &doc) : HTTP_UNUSABLE;
+        /* the API takes a decision or a cancel repeated by its author as
+         * the first (200, nothing written): one whose answer was lost
+         * is sent again */
+        char what[700];
+        snprintf(what, sizeof(what), "%s %s", verb, o->target ? o->target : "");
+        status = body ? post_retried(o, what, path, NULL, body, strlen(body), NULL, &doc)
+                      : HTTP_UNUSABLE;
     }
     int code = show(o, status, doc, history);
     json_decref(doc);
@@ -629,7 +790,7 @@ static bool target_ok(const char *t)
  * code. */
 static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
 {
-    kr_flag flags[12];
+    kr_flag flags[16];
     size_t n = 0;
     flags[n++] = (kr_flag){.name = "server",
                            .type = KR_FLAG_STRING,
@@ -681,7 +842,14 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                                .type = KR_FLAG_STRING,
                                .value = &o->key,
                                .metavar = "K",
-                               .help = "the same key twice gives one runnable"};
+                               .help = "the same key twice gives one runnable (default: a "
+                                       "fresh random key per invocation)"};
+        flags[n++] = (kr_flag){.name = "verbose",
+                               .shorthand = 'v',
+                               .type = KR_FLAG_BOOL,
+                               .value = &o->verbose,
+                               .help = "say on stderr the idempotency key sent (with -o json "
+                                       "it is the runnable's spec.idempotencyKey)"};
         flags[n++] =
             (kr_flag){.name = "wait",
                       .type = KR_FLAG_BOOL,
@@ -709,6 +877,15 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                                .metavar = "N",
                                .help = "ask for the list in pages of N runnables, as kubectl get "
                                        "does (0: all in one answer)"};
+    if (v->retry_flag)
+        flags[n++] = (kr_flag){.name = "retry-for",
+                               .type = KR_FLAG_DURATION,
+                               .value = &o->retry_for_ms,
+                               .metavar = "DURATION",
+                               .help = "when the answer is lost (the API unreachable, the "
+                                       "connection cut) or is a 5xx or 429, send the request "
+                                       "again, with pauses of 0.5 s doubling up to 5 s, until "
+                                       "DURATION has passed (0: never)"};
     if (v->hash_flag)
         flags[n++] = (kr_flag){.name = "spec-hash",
                                .type = KR_FLAG_STRING,
@@ -865,7 +1042,10 @@ int cli_main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"), .output = "table", .chunk_size = 500};
+    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"),
+                  .output = "table",
+                  .chunk_size = 500,
+                  .retry_for_ms = RETRY_FOR_DEFAULT_MS};
     if (!o.server || !*o.server)
         o.server = DEFAULT_SERVER;
     int rc = parse(v, argc, argv, &o);
