@@ -5601,12 +5601,42 @@ START_TEST(program_cli_retries_a_lost_answer_under_one_key)
     rc = cli(p.bin, proxy, "tok-alice", keyed, out, sizeof(out));
     ck_assert_msg(rc == 0 && strstr(out, "idempotency key own-key (the Runnable's"), "%s", out);
     ck_assert_uint_eq(runnables_named(&p, server, "lost-keyed"), 1);
+    /* an approval whose answer was lost is sent again: the API answers
+     * one its author repeats 200, and it counts once */
+    kr_test_write_file(p.dir, "approve.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+                       "metadata: {name: lost-approve}\n"
+                       "spec:\n  approval: {required: 2, group: approvers}\n"
+                       "  template: {apiVersion: batch/v1, kind: Job, metadata: {name: j}, spec: "
+                       "{template: {spec: {restartPolicy: Never, containers: [{name: c, image: "
+                       "busybox}]}}}}\n");
+    snprintf(file, sizeof(file), "%s/approve.yaml", p.dir);
+    const char *to_approve[] = {"submit", "-f", file, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", to_approve, out, sizeof(out)), 0);
+    const char *get[] = {"get", "lost-approve", "-o", "json", NULL};
+    time_t deadline = time(NULL) + WAIT_S(30);
+    while ((cli(p.bin, server, "tok-alice", get, out, sizeof(out)) != 0 ||
+            !strstr(out, "\"AwaitingApproval\"")) &&
+           time(NULL) < deadline)
+        wait_pace();
+    ck_assert_msg(strstr(out, "\"AwaitingApproval\""), "%s", out);
+    atomic_store(&px.lose, 1);
+    const char *approve[] = {"approve", "lost-approve", "-o", "json", NULL};
+    rc = cli(p.bin, proxy, "tok-bob", approve, out, sizeof(out));
+    ck_assert_int_eq(atomic_load(&px.lost), 4);
+    ck_assert_msg(rc == 0, "%s", out);
+    r = json_loads(strchr(out, '{'), 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(r, "status"), "approvals")),
+                      1);
+    ck_assert_str_eq(sub_str(r, "status.phase"), "AwaitingApproval");
+    json_decref(r);
     /* a cancel whose answer was lost is sent again: the API answers a
      * repeated one 200 */
     atomic_store(&px.lose, 1);
     const char *cancel[] = {"cancel", name, "-o", "json", NULL};
     rc = cli(p.bin, proxy, "tok-alice", cancel, out, sizeof(out));
-    ck_assert_int_eq(atomic_load(&px.lost), 4);
+    ck_assert_int_eq(atomic_load(&px.lost), 5);
     ck_assert_msg(rc == 0 && strstr(out, "\"Cancelled\""), "%s", out);
     lossy_stop(&px);
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
