@@ -511,13 +511,14 @@ static long post_retried(const cli_opts *o, const char *what, const char *path, 
 }
 
 /* A fresh idempotency key for a submission that names none: the
- * manifest's name (as a DNS label's characters, cut short), '-' and 32
- * hex digits of randomness, so that the Runnable the key names (the key
+ * manifest's name (as a DNS label's characters, cut short), '-' and 16
+ * hex digits of randomness (64 bits: unique among one namespace's
+ * submissions, and the names stay short), so that the Runnable the key names (the key
  * as a DNS label, see idempotency.c) still starts with it. Empty when no
  * randomness could be had. */
 static void fresh_key(const char *prefix, char *out, size_t len)
 {
-    unsigned char rnd[16];
+    unsigned char rnd[8];
     *out = '\0';
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return;
