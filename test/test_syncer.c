@@ -1180,6 +1180,68 @@ START_TEST(a_placement_typo_holds_every_copy)
 }
 END_TEST
 
+static void dc_down(world *w, int d, bool down);
+
+/* How many Warning Events about `name` tell a hold (their counts summed). */
+static long long held_events(world *w, const char *name)
+{
+    ck_assert_int_eq(kr_event_recorder_flush(w->events, WAIT_MS), 0);
+    json_t *events = hub_events_about(w, name);
+    long long told = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *text = json_string_value(json_object_get(ev, "message"));
+        json_int_t n = json_integer_value(json_object_get(ev, "count"));
+        if (text && strstr(text, "held"))
+            told += n > 0 ? n : 1;
+    }
+    json_decref(events);
+    return told;
+}
+
+/* A held placement keeps an entry only in the clusters that hold a copy
+ * (or an entry, or an unseen write): a hub delete then waits for those
+ * alone, not for a cluster that never had a copy and is down; and the
+ * hold is one Warning Event for the object, not one per cluster. Also
+ * when the malformed placement happens to name that cluster ("dc2
+ * dc1;x"). */
+START_TEST(a_held_placement_holds_only_where_there_is_a_copy)
+{
+    const char *typos[] = {"dc1;dc2", "dc2 dc1;x"};
+    for (size_t t = 0; t < sizeof(typos) / sizeof(typos[0]); t++) {
+        world w;
+        world_up(&w, 0);
+        hub_put(&w, CM, object_of(CM, "hold1", "a", "dc1"));
+        converge(&w, 3u, false);
+        assert_copy(&w, CM, 0, "hold1", "a");
+        hub_put(&w, CM, object_of(CM, "hold1", "b", typos[t]));
+        converge(&w, 3u, false);
+        assert_copy_holds(&w, 0, "hold1", "a");
+        assert_absent(&w, CM, 1, "hold1");
+        json_t *entry = status_entry(&w, CM, "hold1", "dc2");
+        ck_assert_msg(entry == NULL, "%s: dc2, which has no copy, has an entry", typos[t]);
+        entry = status_entry(&w, CM, "hold1", "dc1");
+        const char *why = json_string_value(json_object_get(entry, "lastError"));
+        ck_assert_msg(why && strstr(why, "held"), "%s: dc1's entry says %s", typos[t],
+                      why ? why : "nothing");
+        json_decref(entry);
+        long long told = held_events(&w, "hold1");
+        ck_assert_msg(told == 1, "%s: the hold is told in %lld Events, not one", typos[t], told);
+        dc_down(&w, 1, true);
+        hub_delete(&w, CM, "hold1");
+        converge(&w, 1u, false);
+        json_t *left = fetch(&w.hub, CM, "hold1");
+        ck_assert_msg(left == NULL, "%s: the delete waits for dc2, which never had a copy",
+                      typos[t]);
+        assert_absent(&w, CM, 0, "hold1");
+        dc_down(&w, 1, false);
+        world_down(&w);
+    }
+}
+END_TEST
+
 /* A copy the cluster refuses to patch for a field that cannot change (made
  * immutable there, then edited on the hub) is made again, as `kubectl
  * replace --force` would: it converges instead of failing forever. */
@@ -3576,6 +3638,8 @@ START_TEST(a_held_placement_is_said_in_the_entry_under_the_controller)
     ck_assert_msg(why && strstr(why, "held"), "dc1's entry says %s", why ? why : "nothing");
     json_decref(entry);
     assert_copy_holds(&w, 0, "held", "a");
+    /* the placement's Event is the hold's: one, not one more for dc1 */
+    ck_assert_int_eq(held_events(&w, "held"), 1);
     kr_controller_free(ctl);
     world_down(&w);
 }
@@ -4432,6 +4496,7 @@ int main(void)
     tcase_add_test(tc, a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it);
     tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
     tcase_add_test(tc, a_placement_typo_holds_every_copy);
+    tcase_add_test(tc, a_held_placement_holds_only_where_there_is_a_copy);
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
     tcase_add_test(tc, a_copy_that_cannot_be_patched_is_made_again);

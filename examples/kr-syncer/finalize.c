@@ -12,6 +12,12 @@ bool syncer_delete_needed(const json_t *hub, const json_t *entries, const char *
     const json_t *entry = json_object_get(entries, cluster);
     if (json_is_true(json_object_get(entry, "deleted")))
         return false;
+    /* A malformed placement places nothing: a cluster it names by chance
+     * ("dc2 dc1;x") holds a copy only where an entry says so (kept by
+     * the hold), or where a cache or an unseen write shows one, which
+     * reconcile_delete asks about itself. */
+    if (kr_managed_placement_check(hub, NULL, 0, NULL, 0) == KR_PLACEMENT_MALFORMED)
+        return entry != NULL;
     return entry != NULL || syncer_placed(hub, cluster);
 }
 

@@ -285,8 +285,19 @@ static step park_status(rctx *c, const json_t *old, const json_t *entry);
  * what completes the batch; a lane with a lasting error (a foreign copy,
  * a cluster answering 503) would otherwise hold them back until the
  * sweep. */
+static step record_entry(rctx *c, const json_t *old_entry, const char *message,
+                         syncer_finalizer fin, bool event);
+
 static step record_error_fin(rctx *c, const json_t *old_entry, const char *message,
                              syncer_finalizer fin)
+{
+    return record_entry(c, old_entry, message, fin, true);
+}
+
+/* record_error_fin; `event` false: no Warning Event of this cluster's
+ * (one about the whole object tells it, as a held placement's). */
+static step record_entry(rctx *c, const json_t *old_entry, const char *message,
+                         syncer_finalizer fin, bool event)
 {
     /* a replica out of its term records nothing, not even why it sent
      * nothing: the status and the Events are the leader's */
@@ -314,7 +325,7 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
                                                    : write_status(c, entry, fin);
     json_decref(entry);
     /* a new error is an Event too; a repeat only in the status */
-    if (s == STEP_OK && news)
+    if (s == STEP_OK && news && event)
         syncer_warn_event(c->s, c->res, c->hub, c->req->cluster, message);
     return s;
 }
@@ -1777,42 +1788,74 @@ static step replace_copy(rctx *c)
  * hub write per object, not two). A hub delete that comes before it finds
  * no finalizer and completes at once; the copies made meanwhile are then
  * orphans, which their own watch events bring to reconcile_orphan. */
+/* The hold of a placement that is a typo (reconcile_sync), told once per
+ * object and hold, not once per cluster: a warning and a Warning Event
+ * (`message`), from the first lane that tells it (a lane without a
+ * controller too); again only when the message changes, or after the
+ * placement was put right (warn_placement drops the mark). */
+static void warn_held(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
+                      const json_t *hub, const char *message)
+{
+    char key[620];
+    snprintf(key, sizeof(key), "%zu/%s/%s/held", (size_t)(res - s->resources), ns, name);
+    pthread_mutex_lock(&s->pending_lock);
+    const char *warned = json_string_value(json_object_get(s->placement_warned, key));
+    bool news = !warned || !same_error(warned, message);
+    if (news)
+        json_object_set_new(s->placement_warned, key, json_string(message));
+    pthread_mutex_unlock(&s->pending_lock);
+    if (!news)
+        return;
+    char object[520];
+    snprintf(object, sizeof(object), "%s/%s", ns, name);
+    kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
+    kr_log_fields(&s->logger, KR_LOG_WARN, "syncer", fields, 2, "%s: placement: %s", object,
+                  message);
+    syncer_warn_event(s, res, hub, "placement", message);
+}
+
 /* A placement that names a cluster which is not configured (a typo such
  * as "DC2" for "dc2" places the object nowhere): a warning and a Warning
  * Event, from the leader's reconcile of the first cluster's lane, once per
  * set of unknown names the object's placement gives: its later versions
  * (our own status writes among them) warn again only when those names
- * change (a new leader warns again). `hub` NULL: the object is gone, and
- * so is its mark. */
+ * change (a new leader warns again). A malformed placement is told by
+ * what is wrong with it, as the hold it is (warn_held: the lanes that
+ * hold a copy tell the same, once). `hub` NULL: the object is gone, and
+ * so are its marks. */
 static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
                            const json_t *hub)
 {
-    char key[600], unknown[320];
+    char key[600], held_key[620], unknown[320];
     snprintf(key, sizeof(key), "%zu/%s/%s", (size_t)(res - s->resources), ns, name);
-    /* a malformed placement is told by what is wrong with it */
-    bool bad =
-        hub && kr_managed_placement_check(hub, (const char *const *)s->cluster_names, s->n_clusters,
-                                          unknown, sizeof(unknown)) == KR_PLACEMENT_MALFORMED;
-    bool malformed = bad;
-    if (!bad)
-        bad = hub && syncer_unknown_placement(hub, (const char *const *)s->cluster_names,
-                                              s->n_clusters, unknown, sizeof(unknown));
+    snprintf(held_key, sizeof(held_key), "%s/held", key);
+    if (hub && kr_managed_placement_check(hub, (const char *const *)s->cluster_names, s->n_clusters,
+                                          unknown, sizeof(unknown)) == KR_PLACEMENT_MALFORMED) {
+        char message[400];
+        snprintf(message, sizeof(message), "%s: held, no copy is created, changed or deleted",
+                 unknown);
+        pthread_mutex_lock(&s->pending_lock);
+        json_object_del(s->placement_warned, key);
+        pthread_mutex_unlock(&s->pending_lock);
+        warn_held(s, res, ns, name, hub, message);
+        return;
+    }
+    bool bad = hub && syncer_unknown_placement(hub, (const char *const *)s->cluster_names,
+                                               s->n_clusters, unknown, sizeof(unknown));
     pthread_mutex_lock(&s->pending_lock);
     const char *warned = json_string_value(json_object_get(s->placement_warned, key));
     bool news = bad && (!warned || strcmp(warned, unknown) != 0);
-    if (!bad)
+    if (!bad) {
         json_object_del(s->placement_warned, key);
-    else if (news)
+        json_object_del(s->placement_warned, held_key);
+    } else if (news) {
         json_object_set_new(s->placement_warned, key, json_string(unknown));
+    }
     pthread_mutex_unlock(&s->pending_lock);
     if (!news)
         return;
     char message[400];
-    if (malformed)
-        snprintf(message, sizeof(message), "%s: held, no copy is created, changed or deleted",
-                 unknown);
-    else
-        snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
+    snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
     char object[520];
     snprintf(object, sizeof(object), "%s/%s", ns, name);
     kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
@@ -1840,13 +1883,24 @@ static step reconcile_sync(rctx *c)
     char why[320];
     kr_placement_check pc = kr_managed_placement_check(
         c->hub, (const char *const *)c->s->cluster_names, c->s->n_clusters, why, sizeof(why));
-    if (pc == KR_PLACEMENT_MALFORMED ||
-        (pc == KR_PLACEMENT_ALL_UNKNOWN && (c->copy || old || wrote_unseen(c)))) {
+    /* Held here only where there is something to hold: a copy of ours,
+     * an entry of ours from before, or a write of ours whose outcome is
+     * unknown. A cluster with none of them gets no entry, and so a hub
+     * delete does not wait for it (syncer_delete_needed). */
+    bool holds = (c->copy && ours(c, c->copy)) || old || wrote_unseen(c);
+    if (pc == KR_PLACEMENT_MALFORMED && !holds) {
+        json_decref(entries);
+        return STEP_OK; /* nothing to create, change or delete here */
+    }
+    if (pc == KR_PLACEMENT_MALFORMED || (pc == KR_PLACEMENT_ALL_UNKNOWN && holds)) {
         char msg[400];
         snprintf(msg, sizeof(msg), "%s: held, no copy is created, changed or deleted", why);
         /* written at once: the hub lane drops parked entries of clusters
-         * the placement does not name, and a held one names none */
-        st = record_error_fin(c, old, msg, SYNCER_FINALIZER_KEEP);
+         * the placement does not name, and a held one names none. The
+         * Event is the object's, once (warn_held), not one per cluster. */
+        st = record_entry(c, old, msg, SYNCER_FINALIZER_KEEP, false);
+        if (st == STEP_OK)
+            warn_held(c->s, c->res, c->req->namespace_, c->req->name, c->hub, msg);
         json_decref(entries);
         return st;
     }

@@ -89,8 +89,9 @@ int syncer_status_patch_entries(const json_t *hub, const json_t *updates,
 /* ---- finalize.c: when a hub delete may complete ---------------------------- */
 
 /* Whether `cluster` must confirm a delete of `hub` before the finalizer
- * goes: it is placed there, or the status says we may have a copy there
- * (an entry not marked deleted). `entries` from syncer_status_parse. */
+ * goes: it is placed there (by a placement that is not malformed: a held
+ * one places nothing), or the status says we may have a copy there (an
+ * entry not marked deleted). `entries` from syncer_status_parse. */
 bool syncer_delete_needed(const json_t *hub, const json_t *entries, const char *cluster);
 
 /* True when every cluster of `clusters` (n names) either needs no
