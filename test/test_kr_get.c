@@ -883,6 +883,21 @@ START_TEST(prints_wide_tables_and_labels_as_kubectl_does)
                             "NAME   SIZE   READY   AGE\n"
                             "w1     3              <age>\n",
                             "");
+    /* --no-headers: the rows alone, no blank line between resources. */
+    expect_table_as_kubectl(
+        kubeconfig, (const char *[]){"cm,secrets,widgets", "--no-headers", "-A", NULL}, 0,
+        "default   configmap/a1              2     <age>\n"
+        "other     configmap/a-longer-name   0     <age>\n"
+        "default   secret/s1   Opaque   1     <age>\n"
+        "default   widget.example.com/w1                     3             <age>\n"
+        "other     widget.example.com/a-much-longer-widget   12345         <age>\n",
+        "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "--no-headers=true", NULL}, 0,
+                            "a1    2     <age>\n", "");
+    expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "--no-headers=false", NULL}, 0,
+                            "NAME   DATA   AGE\n"
+                            "a1     2      <age>\n",
+                            "");
     expect_table_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "name", "--show-labels", NULL},
                             1, "",
                             "error: --show-labels option cannot be used with name printer\n");

@@ -8,6 +8,7 @@
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N]
  *          [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels] [-L KEY,...]
+ *          [--no-headers]
  *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
@@ -68,11 +69,13 @@ static int usage(FILE *out, int status)
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
             "              [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels]\n"
-            "              [-L KEY,...] RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...\n"
+            "              [-L KEY,...] [--no-headers] RESOURCE[,RESOURCE...] [NAME...] |\n"
+            "              TYPE/NAME...\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
             "Prints kubectl get's table by default (the server's Tables); -o wide: all its\n"
             "columns; --show-labels: a LABELS column; -L KEY: a column of that label's values;\n"
+            "--no-headers: the table's rows only;\n"
             "-o jsonl: one JSON object a line; -o jsonpath=TEMPLATE: kubectl's JSONPath, in part:\n"
             "  .field ['field'] [n] [*] .* {range ...}{end} {\"text\"} (no filters, .., unions or\n"
             "  slices).\n");
@@ -180,7 +183,7 @@ static void print_table(const json_t *tbl, const kr_resource_info *info, bool al
         o.kind = table_with_kind ? kind : NULL;
         kg_table_init(&table, &o, true);
         table_open = true;
-        table_separate = printed_one;
+        table_separate = printed_one && !table_opts.no_headers; /* as kubectl: no blank line */
         table_gvr = KR_GVR(info->group, info->version, info->resource);
     }
     kg_table_add(&table, tbl);
@@ -752,7 +755,19 @@ static int pflag_shorthands(int argc, char **argv, const struct option *longs)
 
 static int parse_args(int argc, char **argv, args *a)
 {
-    enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED, LABELS };
+    enum {
+        KUBECONFIG = 256,
+        CONTEXT,
+        FIELDS,
+        CHUNK,
+        SERVER,
+        TOKEN,
+        CA,
+        INSECURE,
+        MANAGED,
+        LABELS,
+        NO_HEADERS
+    };
     static const char *label_columns[64];
     static const struct option longs[] = {
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
@@ -770,6 +785,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"insecure-skip-tls-verify", optional_argument, NULL, INSECURE},
         {"show-managed-fields", optional_argument, NULL, MANAGED},
         {"show-labels", optional_argument, NULL, LABELS},
+        {"no-headers", optional_argument, NULL, NO_HEADERS},
         {"label-columns", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -863,6 +879,9 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case LABELS:
             table_opts.show_labels = bool_flag(optarg, "--show-labels", &ok);
+            break;
+        case NO_HEADERS:
+            table_opts.no_headers = bool_flag(optarg, "--no-headers", &ok);
             break;
         case 'L': /* comma-separated keys, the flag repeated or not */
             for (char *key = optarg[0] ? optarg : NULL, *next; key; key = next) {

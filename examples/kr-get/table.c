@@ -212,7 +212,7 @@ int kg_table_add(kg_table *t, const json_t *table)
     }
     if (json_array_size(rows) == 0)
         return 0;
-    if (!t->header_printed)
+    if (!t->header_printed && !t->opts.no_headers)
         add_header(t);
     t->header_printed = true;
     size_t i;

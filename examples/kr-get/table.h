@@ -21,6 +21,7 @@ typedef struct kg_table_opts {
     bool wide; /* -o wide: the columns of every priority */
     bool with_namespace; /* a NAMESPACE column first (-A, a namespaced resource) */
     bool show_labels; /* --show-labels: a LABELS column last */
+    bool no_headers; /* --no-headers: rows only, never the header */
     const char *const *label_columns; /* -L: a column each, before LABELS */
     size_t nlabel_columns;
     const char *kind; /* "configmap", "deployment.apps": before each name; NULL: none */
