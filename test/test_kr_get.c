@@ -255,7 +255,8 @@ START_TEST(prints_yaml_as_kubectl_does)
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
     ck_assert_ptr_nonnull(
         strstr(out, "unable to match a printer suitable for the output format "
-                    "\"xml\", allowed formats are: json,jsonl,jsonpath,name,wide,yaml"));
+                    "\"xml\", allowed formats are: custom-columns,json,jsonl,jsonpath,name,"
+                    "wide,yaml"));
     kr_testserver_free(ts);
 }
 END_TEST
@@ -967,6 +968,81 @@ START_TEST(prints_jsonpath_as_kubectl_does)
 }
 END_TEST
 
+/* -o custom-columns=SPEC: kubectl's columns, byte for byte: the header
+ * once over everything found, values as Go's fmt.Sprint writes them
+ * (map[k:v], [a b], numbers as Go's), several joined by commas, <none>
+ * for none; --no-headers; kubectl's errors on bad specs in its words (a
+ * bad path after the header, as kubectl parses it there). */
+START_TEST(prints_custom_columns_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load_table_objects(ts);
+    static const char numbers[] = "apiVersion: example.com/v1\nkind: Widget\n"
+                                  "metadata: {name: w2, namespace: default}\n"
+                                  "spec: {size: 1.5, tags: [x, 'y'], big: 1.0e+21, small: 0.00001, "
+                                  "ok: true, none: null}\n";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, numbers, strlen(numbers), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    write_kubeconfig(ts, kubeconfig, sizeof(kubeconfig), "-o custom-columns");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"cm,secrets", "-A", "-o",
+                                       "custom-columns=NAME:.metadata.name,DATA:.data,"
+                                       "T:{.type},K:{kind},NS:metadata.namespace,X:.nope",
+                                       NULL},
+                      0,
+                      "NAME            DATA           T        K           NS        X\n"
+                      "a1              map[j:w k:v]   <none>   ConfigMap   default   <none>\n"
+                      "a-longer-name   <none>         <none>   ConfigMap   other     <none>\n"
+                      "s1              map[x:eA==]    Opaque   Secret      default   <none>\n",
+                      "");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"widgets", "-o",
+                                       "custom-columns=N:.metadata.name,S:.spec.size,T:.spec.tags,"
+                                       "E:.spec.tags[*],B:.spec.big,M:.spec.small,O:.spec.ok,"
+                                       ":.spec.none",
+                                       "--no-headers", NULL},
+                      0,
+                      "w1    3     <none>   <none>   <none>   <none>   <none>   <none>\n"
+                      "w2    1.5   [x y]    x,y      1e+21    1e-05    true     <nil>\n",
+                      "");
+    expect_as_kubectl(
+        kubeconfig,
+        (const char *[]){"widgets", "w1", "-o", "custom-columns=N:.metadata.name", NULL}, 0,
+        "N\nw1\n", "");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"pods", "-o", "custom-columns=N:.metadata.name", NULL}, 0,
+                      "N\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "custom-columns=", NULL}, 1, "",
+                      "error: custom-columns format specified but no custom columns given\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "custom-columns", NULL}, 1, "",
+                      "error: custom-columns format specified but no custom columns given\n");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"cm", "-o", "custom-columns=N:.metadata.name,DATA", NULL}, 1,
+                      "",
+                      "error: unexpected custom-columns spec: DATA, expected "
+                      "<header>:<json-path-expr>\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "custom-columns=N:{{.x}", NULL}, 1,
+                      "",
+                      "error: unexpected path string, expected a 'name1.name2' or "
+                      "'.name1.name2' or '{name1.name2}' or '{.name1.name2}'\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "custom-columns=N:.a[", NULL}, 1,
+                      "N\n", "error: unterminated array\n");
+    expect_as_kubectl(
+        kubeconfig,
+        (const char *[]){"cm", "-o", "custom-columns=N:.metadata.managedFields[5]", NULL}, 1, "N\n",
+        "error: array index out of bounds: index 5, length 1\n");
+    expect_as_kubectl(
+        kubeconfig,
+        (const char *[]){"cm", "-o", "custom-columns=N:.metadata.name", "--show-labels", NULL}, 1,
+        "",
+        "error: --show-labels option cannot be used with "
+        "custom-columns=N:.metadata.name printer\n");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -1312,6 +1388,7 @@ int main(void)
     tcase_add_test(tc, gets_several_names_as_kubectl_does);
     tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
+    tcase_add_test(tc, prints_custom_columns_as_kubectl_does);
     tcase_add_test(tc, comma_separated_types_as_kubectl_does);
     tcase_add_test(tc, prints_tables_as_kubectl_does);
     tcase_add_test(tc, prints_wide_tables_and_labels_as_kubectl_does);

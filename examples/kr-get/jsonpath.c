@@ -419,3 +419,14 @@ int kg_jsonpath_print(const kg_jsonpath *jp, const json_t *doc, FILE *out, char 
     }
     return 0;
 }
+
+int kg_jsonpath_values(const kg_jsonpath *jp, const json_t *doc, json_t *out, char *error,
+                       size_t size)
+{
+    for (size_t i = 0; i < jp->n; i++) {
+        if (jp->nodes[i].type == N_PATH &&
+            find(&jp->nodes[i], (json_t *)doc, out, error, size) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -29,6 +29,14 @@ void kg_jsonpath_free(kg_jsonpath *jp);
 int kg_jsonpath_print(const kg_jsonpath *jp, const json_t *doc, FILE *out, char *error,
                       size_t size);
 
+/* The values the template's paths find in `doc`, appended to `out` (an
+ * array), text and ranges aside: what -o custom-columns prints of a column
+ * (a template of one path). Returns 0, or -1 after writing kubectl's
+ * jsonpath error alone ("array index out of bounds: index 5, length 1") to
+ * `error`. */
+int kg_jsonpath_values(const kg_jsonpath *jp, const json_t *doc, json_t *out, char *error,
+                       size_t size);
+
 /* JSON as Go's encoding/json writes it: keys sorted, <, >, & and U+2028,
  * U+2029 as \u escapes, with jansson's `flags` (JSON_INDENT(4) for
  * json.MarshalIndent, JSON_COMPACT for json.Marshal). A new string (free()). */

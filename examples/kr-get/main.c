@@ -7,7 +7,8 @@
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N]
- *          [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels] [-L KEY,...]
+ *          [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE|custom-columns=SPEC]
+ *          [--show-labels] [-L KEY,...]
  *          [--no-headers]
  *          RESOURCE[,RESOURCE...] [NAME...] | TYPE/NAME...
  *
@@ -29,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "columns.h"
 #include "jsonpath.h"
 #include "kreconcile.h"
 #include "table.h"
@@ -68,8 +70,9 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE] [--show-labels]\n"
-            "              [-L KEY,...] [--no-headers] RESOURCE[,RESOURCE...] [NAME...] |\n"
+            "              [-o wide|json|yaml|name|jsonl|jsonpath=TEMPLATE|custom-columns=SPEC]\n"
+            "              [--show-labels]"
+            " [-L KEY,...] [--no-headers] RESOURCE[,RESOURCE...] [NAME...] |\n"
             "              TYPE/NAME...\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n"
@@ -78,7 +81,7 @@ static int usage(FILE *out, int status)
             "--no-headers: the table's rows only;\n"
             "-o jsonl: one JSON object a line; -o jsonpath=TEMPLATE: kubectl's JSONPath, in part:\n"
             "  .field ['field'] [n] [*] .* {range ...}{end} {\"text\"} (no filters, .., unions or\n"
-            "  slices).\n");
+            "  slices). -o custom-columns=HEADER:PATH,...: a column per PATH (the same subset).\n");
     return status;
 }
 
@@ -131,9 +134,21 @@ static bool show_managed_fields;
  * found, kept in `collected` until it ends, or the one object named; while
  * watching, each object as it comes); or kubectl's KIND[.GROUP]/NAME
  * lines. */
-static enum { OUT_TABLE, OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME, OUT_JSONPATH } output;
+static enum {
+    OUT_TABLE,
+    OUT_LINES,
+    OUT_JSON,
+    OUT_YAML,
+    OUT_NAME,
+    OUT_JSONPATH,
+    OUT_COLUMNS
+} output;
 static kg_jsonpath *jsonpath; /* -o jsonpath=TEMPLATE */
-static bool jsonpath_failed; /* a template that failed: exit 1, as kubectl */
+static bool jsonpath_failed; /* a template (or columns) that failed: exit 1, as kubectl */
+static const char *output_arg; /* -o's value, for kubectl's refusals */
+static const char *columns_spec; /* -o custom-columns=SPEC */
+static kg_columns *columns; /* SPEC parsed */
+static kg_table columns_table; /* its lines, aligned as kubectl's tabwriter */
 static bool printed_one;
 static json_t *collected; /* NULL: print each object at once */
 /* The table of the resource printed last (kubectl's printer for its
@@ -217,6 +232,18 @@ static void print_document(const json_t *doc)
         }
         return;
     }
+    if (output == OUT_COLUMNS) {
+        char why[1024];
+        int rc =
+            jsonpath_failed ? 0 : kg_columns_add(columns, doc, &columns_table, why, sizeof(why));
+        kg_table_flush(&columns_table, stdout);
+        if (rc != 0) {
+            fflush(stdout);
+            fprintf(stderr, "error: %s\n", why);
+            jsonpath_failed = true;
+        }
+        return;
+    }
     if (output == OUT_JSON) {
         text = go_json(doc);
         if (text)
@@ -251,7 +278,8 @@ static void print_name(const json_t *obj)
  * managedFields are hidden unless asked for, as kubectl does. */
 static void print_object(json_t *obj, const kr_resource_info *info)
 {
-    if (!show_managed_fields && output != OUT_JSONPATH) /* kubectl's jsonpath has them */
+    if (!show_managed_fields && output != OUT_JSONPATH &&
+        output != OUT_COLUMNS) /* kubectl's jsonpath and custom-columns have them */
         json_object_del(json_object_get(obj, "metadata"), "managedFields");
     if (!json_object_get(obj, "kind"))
         json_object_set_new(obj, "kind", json_string(info->kind));
@@ -266,7 +294,8 @@ static void print_object(json_t *obj, const kr_resource_info *info)
         printed_one = true;
         return;
     }
-    if (output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH) {
+    if (output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH ||
+        output == OUT_COLUMNS) {
         if (collected)
             json_array_append(collected, obj);
         else
@@ -821,6 +850,7 @@ static int parse_args(int argc, char **argv, args *a)
             a->watch = bool_flag(optarg, "-w, --watch", &ok);
             break;
         case 'o': /* in any case, as kubectl takes it ("-o JSON") */
+            output_arg = optarg;
             if (strcasecmp(optarg, "json") == 0)
                 output = OUT_JSON;
             else if (strcasecmp(optarg, "jsonl") == 0)
@@ -841,13 +871,18 @@ static int parse_args(int argc, char **argv, args *a)
                     exit(1);
                 }
                 output = OUT_JSONPATH;
+            } else if (strncmp(optarg, "custom-columns", 14) == 0 &&
+                       (!optarg[14] || optarg[14] == '=')) {
+                columns_spec = optarg[14] ? optarg + 15 : "";
+                output = OUT_COLUMNS;
             } else if (strcmp(optarg, "wide") == 0) { /* only so, as kubectl takes it */
                 output = OUT_TABLE;
                 table_opts.wide = true;
             } else {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
-                        "\"%s\", allowed formats are: json,jsonl,jsonpath,name,wide,yaml\n",
+                        "\"%s\", allowed formats are: "
+                        "custom-columns,json,jsonl,jsonpath,name,wide,yaml\n",
                         optarg);
                 exit(1);
             }
@@ -910,8 +945,16 @@ static int parse_args(int argc, char **argv, args *a)
     if (table_opts.show_labels && output != OUT_TABLE) {
         static const char *const printers[] = {"", "jsonl", "json", "yaml", "name", "template"};
         fprintf(stderr, "error: --show-labels option cannot be used with %s printer\n",
-                printers[output]);
+                output == OUT_COLUMNS ? output_arg : printers[output]);
         exit(1);
+    }
+    if (output == OUT_COLUMNS) {
+        char why[1024];
+        if (!(columns = kg_columns_new(columns_spec, table_opts.no_headers, why, sizeof(why)))) {
+            fprintf(stderr, "error: %s\n", why);
+            exit(1);
+        }
+        kg_table_init(&columns_table, &(kg_table_opts){0}, true);
     }
     a->words = argv + optind;
     a->nwords = argc - optind;
@@ -1097,7 +1140,9 @@ int main(int argc, char **argv)
             t[kept++] = t[i];
     }
     n = kept;
-    if ((output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH) && !a.watch)
+    if ((output == OUT_JSON || output == OUT_YAML || output == OUT_JSONPATH ||
+         output == OUT_COLUMNS) &&
+        !a.watch)
         collected = json_array();
     if (n > 1)
         status = get_several(client, &a, t, n);
@@ -1107,6 +1152,9 @@ out:
     if (jsonpath_failed)
         status = 1;
     kg_jsonpath_free(jsonpath);
+    kg_columns_free(columns);
+    if (columns)
+        kg_table_free(&columns_table);
     json_decref(collected);
     if (table_open)
         kg_table_free(&table);
