@@ -1275,6 +1275,47 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
 }
 END_TEST
 
+/* -w with the table: a relist after 410 Gone prints the table as a new
+ * `kubectl get -w` would, its header first and its widths afresh, never
+ * rows under no header (kubectl itself stops when a watch ends). */
+START_TEST(a_relisted_watch_prints_the_table_with_its_header)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "first", "1");
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    char *argv[] = {bin,      "--server", (char *)kr_testserver_url(ts), "cm", "-w", "-l",
+                    "app=kr", NULL};
+    child c;
+    spawn(&c, argv, false);
+    char line[4096];
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    ck_assert_str_eq(line, "NAME    DATA   AGE");
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "first   1      <age>");
+    wait_watches(ts, 1);
+    load(ts, "a-longer-second", "2");
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "a-longer-second   1      <age>");
+    load_app(ts, "unwatched", "other");
+    kr_testserver_compact(ts);
+    kr_testserver_close_watches(ts);
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    ck_assert_str_eq(line, "NAME              DATA   AGE");
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "a-longer-second   1      <age>");
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    mask_ages(line, sizeof(line));
+    ck_assert_str_eq(line, "first             1      <age>");
+    kr_test_proc_signal(&c.p, SIGTERM);
+    finish(&c);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 /* A --kubeconfig that is not there, in kubectl's words. */
 START_TEST(a_missing_kubeconfig_is_reported_as_kubectl_does)
 {
@@ -1389,6 +1430,7 @@ int main(void)
     tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, prints_custom_columns_as_kubectl_does);
+    tcase_add_test(tc, a_relisted_watch_prints_the_table_with_its_header);
     tcase_add_test(tc, comma_separated_types_as_kubectl_does);
     tcase_add_test(tc, prints_tables_as_kubectl_does);
     tcase_add_test(tc, prints_wide_tables_and_labels_as_kubectl_does);

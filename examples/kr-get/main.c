@@ -662,8 +662,17 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                 pthread_cond_wait(&st.cond, &st.lock);
             pthread_mutex_unlock(&st.lock);
             kr_watch_free(w);
-            if (st.rc == KR_EGONE)
-                break; /* relist */
+            if (st.rc == KR_EGONE) {
+                /* Relist. The table is printed as a new kubectl get -w
+                 * prints it (kubectl itself stops when a watch ends): its
+                 * header first, its widths afresh, no blank line. */
+                if (output == OUT_TABLE && table_open) {
+                    kg_table_free(&table);
+                    table_open = false;
+                    printed_one = false;
+                }
+                break;
+            }
             if (st.rc != 0 && !transient(st.rc))
                 return fail(&st.err);
             if (st.rc != 0)
