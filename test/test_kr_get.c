@@ -963,6 +963,19 @@ START_TEST(prints_jsonpath_as_kubectl_does)
     ck_assert_str_eq(out_err, "error: error parsing jsonpath {.items[?(@.x)]}, the filter "
                               "[?(@.x)] is not supported by kr-get (it takes .field, ['field'], "
                               "[n], [*], .*, range/end and quoted text)\n");
+    /* floats as Go's %v writes them: the exponent form from 1e6 (review
+     * finding: C's %g cut 0.1234567 to 0.123457) */
+    static const char floats[] = "apiVersion: example.com/v1\nkind: Widget\n"
+                                 "metadata: {name: floats, namespace: default}\n"
+                                 "spec: {a: 123456789.5, b: 0.1234567, c: 123456.5, d: 1000000.5, "
+                                 "e: 1.5e21, f: 0.00001}\n";
+    ck_assert_int_eq(kr_testserver_load(ts, floats, strlen(floats), NULL), 0);
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"widgets", "floats", "-o",
+                                       "jsonpath={.spec.a} {.spec.b} {.spec.c} {.spec.d} "
+                                       "{.spec.e} {.spec.f}",
+                                       NULL},
+                      0, "1.234567895e+08 0.1234567 123456.5 1.0000005e+06 1.5e+21 1e-05", "");
     unlink(kubeconfig);
     kr_testserver_free(ts);
 }

@@ -111,26 +111,6 @@ kg_columns *kg_columns_new(const char *spec, bool no_headers, char *error, size_
     return c;
 }
 
-/* Go's strconv.FormatFloat(f, 'g', -1, 64) as fmt's %v writes it: the
- * shortest digits, an exponent below 1e-4 or from 1e21. */
-static void go_float(double f, char *buf, size_t size)
-{
-    char digits[40];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(digits, sizeof(digits), "%.*e", prec - 1, f);
-        if (strtod(digits, NULL) == f)
-            break;
-    }
-    int exp = atoi(strchr(digits, 'e') + 1);
-    if (exp < -4 || exp >= 21) {
-        /* d.ddde±XX: Go writes at least two exponent digits, as C does. */
-        snprintf(buf, size, "%s", digits);
-        return;
-    }
-    snprintf(buf, size, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, f);
-}
-
 typedef struct text {
     char *buf;
     size_t len, cap;
@@ -198,7 +178,7 @@ static void sprint(const json_t *v, text *t)
     if (json_is_integer(v))
         snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v))
-        go_float(json_real_value(v), num, sizeof(num));
+        kg_go_float(json_real_value(v), num, sizeof(num));
     else if (json_is_boolean(v))
         snprintf(num, sizeof(num), "%s", json_is_true(v) ? "true" : "false");
     else

@@ -353,6 +353,26 @@ static int find(const node *nd, json_t *cur, json_t *out, char *why, size_t size
     return 0;
 }
 
+/* Go's strconv.FormatFloat(f, 'g', -1, 64) as fmt's %v writes it: the
+ * shortest digits, an exponent below 1e-4 or from 1e6. */
+void kg_go_float(double f, char *buf, size_t size)
+{
+    char digits[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(digits, sizeof(digits), "%.*e", prec - 1, f);
+        if (strtod(digits, NULL) == f)
+            break;
+    }
+    int exp = atoi(strchr(digits, 'e') + 1);
+    if (exp < -4 || exp >= 6) { /* strconv's 'g' at its shortest: precision 6 decides */
+        /* d.ddde±XX: Go writes at least two exponent digits, as C does. */
+        snprintf(buf, size, "%s", digits);
+        return;
+    }
+    snprintf(buf, size, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, f);
+}
+
 /* One value as kubectl's jsonpath prints it. */
 static void print_value(const json_t *v, FILE *out)
 {
@@ -361,7 +381,9 @@ static void print_value(const json_t *v, FILE *out)
     } else if (json_is_integer(v)) {
         fprintf(out, "%lld", (long long)json_integer_value(v));
     } else if (json_is_real(v)) {
-        fprintf(out, "%g", json_real_value(v));
+        char num[40];
+        kg_go_float(json_real_value(v), num, sizeof(num));
+        fputs(num, out);
     } else if (json_is_boolean(v)) {
         fputs(json_is_true(v) ? "true" : "false", out);
     } else if (json_is_object(v) || json_is_array(v)) {

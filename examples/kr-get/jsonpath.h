@@ -42,4 +42,9 @@ int kg_jsonpath_values(const kg_jsonpath *jp, const json_t *doc, json_t *out, ch
  * json.MarshalIndent, JSON_COMPACT for json.Marshal). A new string (free()). */
 char *kg_go_json(const json_t *value, size_t flags);
 
+/* A float64 as Go's fmt %v writes it (strconv 'g', shortest digits, an
+ * exponent below 1e-4 or from 1e6): 0.1234567, 123456.5,
+ * 1.234567895e+08 for 123456789.5, 1e-05. Into buf (40 bytes hold any). */
+void kg_go_float(double f, char *buf, size_t size);
+
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonpath.h"
+
 #define MIN_WIDTH 6
 #define PADDING 3
 
@@ -59,7 +61,7 @@ static json_t *cell_text(const json_t *cell)
         return json_string(buf);
     }
     if (json_is_real(cell)) {
-        snprintf(buf, sizeof(buf), "%g", json_real_value(cell));
+        kg_go_float(json_real_value(cell), buf, sizeof(buf));
         return json_string(buf);
     }
     if (json_is_boolean(cell))
