@@ -1921,6 +1921,108 @@ START_TEST(a_decision_no_api_took_never_counts)
 }
 END_TEST
 
+/* Review finding: the "forged" mark was trusted, so whoever may write
+ * runnables/status could set it on a sealed rejection (and the phase back
+ * to AwaitingApproval): the rejection no longer counted, and was never
+ * recorded. Only the seal decides; the mark on a sealed entry is
+ * removed. */
+START_TEST(a_forged_mark_on_a_sealed_rejection_is_not_trusted)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("mark", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("mark", SUB_PHASE_AWAITING, false));
+    atomic_store(&E.records_down, true);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/mark/reject", "tok-dave", NULL, NULL, NULL), 200);
+    json_t *o = cached("mark");
+    json_t *approvals = json_deep_copy(json_object_get(json_object_get(o, "status"), "approvals"));
+    json_decref(o);
+    ck_assert_uint_eq(json_array_size(approvals), 1);
+    ck_assert(json_is_false(json_object_get(json_array_get(approvals, 0), "recorded")));
+    json_object_set_new(json_array_get(approvals, 0), "forged", json_true());
+    set_status("mark",
+               json_pack("{s:o, s:s}", "approvals", approvals, "phase", SUB_PHASE_AWAITING));
+    atomic_store(&E.records_down, false);
+    ck_assert(reconcile_until("mark", SUB_PHASE_REJECTED, false));
+    for (int i = 0;; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "mark", &after, NULL);
+        o = cached("mark");
+        const json_t *a =
+            json_array_get(json_object_get(json_object_get(o, "status"), "approvals"), 0);
+        bool done = !json_object_get(a, "forged") && !json_object_get(a, "recorded");
+        json_decref(o);
+        if (done)
+            break;
+        ck_assert_msg(i < 1000, "the sealed rejection was never recorded, or kept its mark");
+        wait_pace();
+    }
+    const char *want[] = {"SUBMITTED mark alice", "REJECTED mark dave"};
+    assert_events(want, 2);
+    env_down();
+}
+END_TEST
+
+/* Review finding: a leader with another key (a Secret made anew, a move
+ * to --decision-key-file, replicas given different files) marked genuine
+ * decisions forged, and they never counted again once the key was put
+ * right. They count again under the right key, and lose the mark. */
+START_TEST(a_decision_marked_forged_under_a_wrong_key_counts_again)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("rekey", 2, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("rekey", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/rekey/approve", "tok-bob", NULL, NULL, NULL), 200);
+    /* a leader with another key: bob's decision is taken for a forged one */
+    static const char other[] = "a key some other replica was given";
+    approval_seal_key((const unsigned char *)other, sizeof(other) - 1);
+    for (int i = 0;; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "rekey", &after, NULL);
+        json_t *o = cached("rekey");
+        bool marked = json_is_true(json_object_get(
+            json_array_get(json_object_get(json_object_get(o, "status"), "approvals"), 0),
+            "forged"));
+        json_decref(o);
+        if (marked)
+            break;
+        ck_assert_msg(i < 1000, "the decision was never marked forged under the wrong key");
+        wait_pace();
+    }
+    /* the key put right: it counts again, and the mark goes */
+    static const char key[] = "the key every replica of the test seals decisions with";
+    approval_seal_key((const unsigned char *)key, sizeof(key) - 1);
+    for (int i = 0;; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "rekey", &after, NULL);
+        json_t *o = cached("rekey");
+        bool cleared = !json_object_get(
+            json_array_get(json_object_get(json_object_get(o, "status"), "approvals"), 0),
+            "forged");
+        json_decref(o);
+        if (cleared)
+            break;
+        ck_assert_msg(i < 1000, "the mark of a sealed decision was never removed");
+        wait_pace();
+    }
+    json_t *o = cached("rekey");
+    char hash[65];
+    snprintf(hash, sizeof(hash), "%s", sub_str(o, "status.specHash"));
+    ck_assert_uint_eq(approval_count(o, hash), 1);
+    json_decref(o);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/rekey/approve", "tok-carol", NULL, NULL, NULL),
+        200);
+    ck_assert(reconcile_until("rekey", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
 /* The API's record of a submission that outlasts the admission grace
  * (the inventory slow): the controller of its process does not take the
  * Runnable for one created on the hub meanwhile, so the books hold one
@@ -6805,6 +6907,8 @@ int main(void)
     tcase_add_test(tc, concurrent_approvals_through_two_replicas_keep_their_order);
     tcase_add_test(tc, late_decisions_are_recorded_in_the_hubs_order);
     tcase_add_test(tc, a_decision_no_api_took_never_counts);
+    tcase_add_test(tc, a_forged_mark_on_a_sealed_rejection_is_not_trusted);
+    tcase_add_test(tc, a_decision_marked_forged_under_a_wrong_key_counts_again);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);

@@ -57,10 +57,12 @@ static void seal_of(const char *uid, const json_t *entry, char out[65])
 
 bool approval_sealed(const json_t *runnable, const json_t *entry)
 {
-    if (json_is_true(json_object_get(entry, "forged")))
-        return false;
+    /* With the key, the seal alone decides: "forged" is the controller's
+     * note of a seal that did not verify when it looked, which anyone who
+     * may write runnables/status can also set, and which a key since put
+     * right makes stale. */
     if (!seal_key_set) /* a reader of the API's answers (the CLI): as given */
-        return true;
+        return !json_is_true(json_object_get(entry, "forged"));
     char want[65];
     seal_of(sub_str(runnable, "metadata.uid"), entry, want);
     const char *seal = sub_str(entry, "seal");

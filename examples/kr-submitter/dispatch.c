@@ -1358,10 +1358,26 @@ static kr_reconcile_result record_forged(submitter *s, const json_t *obj, size_t
     json_t *status;
     json_t *copy = edit(obj, &status);
     json_t *entry = copy ? json_array_get(json_object_get(status, "approvals"), index) : NULL;
-    if (entry) {
+    if (entry) /* "recorded" kept: unsealed, it holds nothing back; sealed
+                * again (the key put right), it is recorded late */
         json_object_set_new(entry, "forged", json_true());
-        json_object_del(entry, "recorded");
-    }
+    return commit(s, copy, err);
+}
+
+/* An entry marked "forged" whose seal verifies (the mark set by anyone
+ * who may write runnables/status, or by a leader that had another key):
+ * a decision like any other; the stale mark is removed. */
+static kr_reconcile_result clear_forged(submitter *s, const json_t *obj, size_t index,
+                                        kr_error_t *err)
+{
+    kr_log(&s->logger, KR_LOG_INFO, SUB_PROGRAM,
+           "%s/%s: status.approvals[%zu]: marked forged, but sealed: counted, mark removed",
+           sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"), index);
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    json_t *entry = copy ? json_array_get(json_object_get(status, "approvals"), index) : NULL;
+    if (entry)
+        json_object_del(entry, "forged");
     return commit(s, copy, err);
 }
 
@@ -1378,8 +1394,12 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "approvals"), i, a)
     {
-        if (!json_is_true(json_object_get(a, "forged")) && !approval_sealed(obj, a))
+        bool marked = json_is_true(json_object_get(a, "forged"));
+        bool sealed = approval_sealed(obj, a);
+        if (!marked && !sealed)
             return record_forged(s, obj, i, a, err);
+        if (marked && sealed)
+            return clear_forged(s, obj, i, err);
     }
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "approvals"), i, a)
     {

@@ -147,10 +147,12 @@ const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
  * counts (approval_count, approval_rejected, a repeated decision) or holds
  * the Runnable back unrecorded: one written to the status by anyone else
  * (whoever may write runnables/status) is no decision, and the controller
- * records it as FORGED and marks it ("forged": true). Set the key once, at
- * start, before any thread decides or counts (SHA-256 of `material` is
- * the key); never set (a reader of the API's answers: the CLI), every
- * entry not marked forged counts as given. */
+ * records it as FORGED and marks it ("forged": true). The mark is a note,
+ * never trusted: with the key, whether an entry counts depends on its seal
+ * alone (a sealed entry marked forged counts, and the controller clears
+ * the mark). Set the key once, at start, before any thread decides or
+ * counts (SHA-256 of `material` is the key); never set (a reader of the
+ * API's answers: the CLI), every entry not marked forged counts as given. */
 void approval_seal_key(const unsigned char *material, size_t len);
 /* Whether `entry` of runnable's status.approvals is sealed (see above). */
 bool approval_sealed(const json_t *runnable, const json_t *entry);
