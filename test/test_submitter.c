@@ -1084,6 +1084,67 @@ START_TEST(a_copy_absent_from_a_cache_behind_its_create_is_not_deleted)
 }
 END_TEST
 
+/* Review finding: while a cluster's cache had not observed the creates,
+ * every follow of every runnable placed there sent a LIST to the cluster
+ * (is it before the create?): N LISTs a second during a lagging watch,
+ * in the very 429/5xx bursts that make it lag. One answer per cluster
+ * and interval is shared by all of them. The lagging cache here is one of
+ * an empty server of its own (synced, it never sees the creates), while
+ * the submitter's requests go to dc1. */
+START_TEST(a_lagging_cache_costs_one_list_per_cluster_and_interval)
+{
+    enum { N = 6, ROUNDS = 4 };
+    env_up();
+    char names[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "lagging-%d", i);
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                              job_runnable(names[i], 0, "dc1"), NULL, NULL),
+                         201);
+        ck_assert(reconcile_until(names[i], SUB_PHASE_DISPATCHED, true));
+    }
+    kr_testserver_t *lag_ts;
+    kr_rest_config lag_cfg;
+    kr_client_t *lag, *real = E.dc[0];
+    server_up(&lag_ts, &lag_cfg, &lag, env_seed + 9);
+    E.clusters[0].fast = real;
+    E.dc[0] = lag;
+    copies_restart(0);
+    kr_testserver_reset_requests(E.dc_ts[0]);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < N; i++) {
+            uint64_t after = 0;
+            submitter_reconcile(&E.s, "default", names[i], &after, NULL);
+        }
+    json_t *req = kr_testserver_requests(E.dc_ts[0]);
+    json_int_t lists = json_integer_value(json_object_get(req, "list jobs"));
+    json_decref(req);
+    ck_assert_msg(lists == 1, "%lld LISTs for %d follows of %d runnables", (long long)lists,
+                  N * ROUNDS, N);
+    /* the next interval: one more */
+    advance_ms(5000);
+    for (int i = 0; i < N; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", names[i], &after, NULL);
+    }
+    req = kr_testserver_requests(E.dc_ts[0]);
+    lists = json_integer_value(json_object_get(req, "list jobs"));
+    json_decref(req);
+    ck_assert_msg(lists == 2, "%lld LISTs in two intervals", (long long)lists);
+    for (int i = 0; i < N; i++) {
+        json_t *o = cached(names[i]);
+        ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
+        json_decref(o);
+    }
+    E.dc[0] = real;
+    E.clusters[0].fast = NULL;
+    copies_restart(0);
+    kr_client_free(lag);
+    kr_testserver_free(lag_ts);
+    env_down();
+}
+END_TEST
+
 /* Verified means observed: a create whose resourceVersion the cluster's
  * cache has not reached is not verified, however often it is looked at;
  * once the cache is past it, it is. */
@@ -6898,6 +6959,7 @@ int main(void)
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
     tcase_add_test(tc, a_create_in_a_cluster_made_anew_is_not_verified_by_its_old_cache);
     tcase_add_test(tc, a_copy_gone_with_its_cluster_made_anew_fails_the_runnable);
+    tcase_add_test(tc, a_lagging_cache_costs_one_list_per_cluster_and_interval);
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
     tcase_add_test(tc, a_runnables_generate_name_names_it);

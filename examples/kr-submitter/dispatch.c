@@ -1937,15 +1937,49 @@ static unsigned long long rv_number(const char *rv)
     return strtoull(rv, NULL, 10);
 }
 
+/* How long one answer of cluster_before stands for its cluster. */
+#define CLUSTER_BEFORE_INTERVAL_MS 5000
+
 /* Whether cluster idx is now before `rv`, a resourceVersion it gave: a
  * cluster made anew (or restored from a backup) at the same address. One
  * LIST of one object of the copy's resource, ours, in the runnable's
  * namespace (metadata only; within the RBAC the cache's watch needs):
  * its resourceVersion is the cluster's now. False when it cannot be
- * asked (a probe: the failure counts for its health). */
+ * asked (a probe: the failure counts for its health), or not yet.
+ *
+ * At most one such LIST per cluster per CLUSTER_BEFORE_INTERVAL_MS, its
+ * answer shared: while a cache lags, every runnable on it would
+ * otherwise ask at each follow, N LISTs a second in the bursts of 429s
+ * and 5xx that make it lag. The answer holds for a create's `rv` no
+ * higher than one a runnable asked about before the LIST was sent: the
+ * cluster had given that one, so a cluster that was not made anew
+ * answers at least it (its resourceVersions only grow), and an answer
+ * below `rv` says it was. For a higher `rv` (a create that may have come
+ * after the LIST) the answer says nothing: wait for the next one. */
 static bool cluster_before(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
                            const char *rv)
 {
+    unsigned long long want = rv_number(rv);
+    if (!want)
+        return false;
+    sub_cluster *c = &s->clusters[idx];
+    uint64_t t = now_ms(s);
+    pthread_mutex_lock(&s->mu);
+    if (want > c->before.highest)
+        c->before.highest = want;
+    bool known = c->before.now && want <= c->before.covered;
+    bool before = known && c->before.now < want;
+    bool ask = !c->before.asked || t - c->before.asked_ms >= CLUSTER_BEFORE_INTERVAL_MS ||
+               t < c->before.asked_ms;
+    ask = ask && !before; /* an answer that says so stands */
+    unsigned long long covered = c->before.highest;
+    if (ask) {
+        c->before.asked = true;
+        c->before.asked_ms = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!ask)
+        return before;
     kr_resource_info info;
     if (copy_resource(s, idx, obj, attempt, &info, NULL) != 0)
         return false;
@@ -1957,10 +1991,15 @@ static bool cluster_before(submitter *s, size_t idx, const json_t *obj, json_int
                               sub_str(obj, "metadata.namespace"), NULL, NULL},
                       .list = &lo};
     json_t *list = NULL;
-    bool before = false;
     if (cluster_do(s, idx, &req, &list, NULL) == 0) {
         unsigned long long now = rv_number(sub_str(list, "metadata.resourceVersion"));
-        before = now && now < rv_number(rv);
+        before = now && now < want;
+        if (now) {
+            pthread_mutex_lock(&s->mu);
+            c->before.now = now;
+            c->before.covered = covered;
+            pthread_mutex_unlock(&s->mu);
+        }
     }
     json_decref(list);
     return before;

@@ -332,6 +332,18 @@ typedef struct sub_cluster {
      * failover_after_ms. Each change wakes the Runnables placed on the
      * cluster; nothing else looks at them periodically. */
     int woken_state;
+    /* The cluster's resourceVersion as last asked by cluster_before (under
+     * submitter.mu), shared by every runnable whose create the cluster's
+     * cache has not observed: one LIST per cluster per interval, not one
+     * per runnable per follow. `now` is the answer (0: none), `covered`
+     * the highest create's resourceVersion any runnable asked about before
+     * that LIST was sent (the answer holds for those), `highest` the
+     * highest asked about so far, `asked_ms` when the LIST was claimed. */
+    struct {
+        unsigned long long now, covered, highest;
+        uint64_t asked_ms;
+        bool asked;
+    } before;
 } sub_cluster;
 
 /* Points in a dispatch where a test may inject a fault. */
