@@ -1583,10 +1583,69 @@ static size_t row_bytes(const kr_inv_rows *rows, size_t r)
 }
 
 /* A page of objects ends once its rows pass this many bytes (unless the
- * caller gives its own: kr_inventory_query_opts.max_bytes), and its first
- * read from the database takes at most this many rows. */
+ * caller gives its own: kr_inventory_query_opts.max_bytes). */
 #define QUERY_MAX_BYTES ((size_t)4 << 20)
-#define QUERY_FIRST_READ 8
+/* The sizes a page's first step asks at most (SQLite reads a row's object
+ * to tell its size): a page of up to 127 small rows is still one step. */
+#define QUERY_FIRST_SIZES 128
+
+/* The SQL of the size a row of OBJECT_COLUMNS has in row_bytes(), near
+ * enough (the numbers and the terminators: 64). */
+static int append_row_bytes(kr_buf *sql, const kr_inv_backend_ops *ops)
+{
+    static const char *const text_cols[] = {
+        "cluster", "api_version", "kind",   "namespace",        "name",   "uid",
+        "phase",   "labels",      "object", "resource_version", "created"};
+    int ret = kr_buf_append_str(sql, "64");
+    for (size_t c = 0; c < sizeof(text_cols) / sizeof(text_cols[0]); c++) {
+        ret |= kr_buf_append_str(sql, " + COALESCE(");
+        ret |= kr_buf_printf(sql, ops->byte_length, text_cols[c]);
+        ret |= kr_buf_append_str(sql, ", 0)");
+    }
+    return ret;
+}
+
+/* Read the rows of one step of a page in one read transaction: first the
+ * sizes of the next `want` rows (sizes_sql), then (rows_sql) only as many
+ * rows as it takes to pass `room` bytes, so that a step holds about the
+ * page's budget whatever the rows' sizes. p[n - 1] is the LIMIT of both.
+ * *n_sizes: the rows the first statement found; rows: what the second read
+ * (nothing when room is 0). */
+static int read_page_step(kr_inventory_t *inv, const char *sizes_sql, const char *rows_sql,
+                          kr_inv_param *p, size_t n, size_t want, size_t room, kr_inv_rows *rows,
+                          size_t *n_sizes, kr_error_t *err)
+{
+    kr_inv_rows sizes = {0};
+    *n_sizes = 0;
+    pthread_mutex_lock(&inv->lock);
+    int ret = inv->ops->begin(inv->be, KR_INV_BEGIN_READ, err);
+    if (ret == 0 && inv->ops->ordered_read)
+        ret = inv->ops->exec_script(inv->be, inv->ops->ordered_read, err);
+    p[n - 1] = KR_INV_INT((int64_t)want);
+    if (ret == 0)
+        ret = inv->ops->exec(inv->be, -1, sizes_sql, p, n, &sizes, NULL, err);
+    size_t take = 0, sum = 0;
+    if (ret == 0) {
+        *n_sizes = sizes.n_rows;
+        while (take < sizes.n_rows && sum < room) {
+            const char *cell = kr_inv_cell(&sizes, take, 0);
+            sum += cell ? (size_t)strtoull(cell, NULL, 10) : 0;
+            take++;
+        }
+    }
+    kr_inv_rows_free(&sizes);
+    p[n - 1] = KR_INV_INT((int64_t)take);
+    if (ret == 0 && take > 0)
+        ret = inv->ops->exec(inv->be, -1, rows_sql, p, n, rows, NULL, err);
+    if (ret == 0)
+        ret = inv->ops->commit(inv->be, err);
+    if (ret != 0) {
+        inv->ops->rollback(inv->be);
+        kr_inv_rows_free(rows);
+    }
+    pthread_mutex_unlock(&inv->lock);
+    return ret;
+}
 
 /* The continue token: base64 of the JSON array of the last row's key. */
 static char *encode_continue(const json_t *row)
@@ -1719,15 +1778,18 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
         ret = KR_ENOMEM;
     size_t budget = opts->version >= 2 && opts->max_bytes ? opts->max_bytes : QUERY_MAX_BYTES;
     /* Rows come in key order; a label selector is matched here, so scan
-     * reads of the key range until limit + 1 rows matched (the +1 tells
-     * whether a next page exists). A read holds whole objects, so its
-     * rows are counted by their size: the first few, then as many as the
-     * rows read so far say fit in the budget. The page itself ends once
-     * its rows pass the budget, with a continue token, whatever limit
-     * asked (as kube-apiserver may answer fewer than limit). */
+     * steps of the key range until limit + 1 rows matched (the +1 tells
+     * whether a next page exists). A step holds whole objects, so it
+     * first reads the sizes of its next rows (QUERY_FIRST_SIZES, then
+     * twice as many as the rows read so far say fit, up to `want`), then
+     * only the rows that fill what the budget has left (and the one that
+     * passes it). The page itself ends once its rows pass the budget, with
+     * a continue token, whatever limit asked (as kube-apiserver may answer
+     * fewer than limit). */
     size_t want = sel ? (limit + 1) * 4 : limit + 1;
-    size_t page = want < QUERY_FIRST_READ ? want : QUERY_FIRST_READ;
     size_t out_bytes = 0, read_bytes = 0, read_n = 0;
+    size_t ask = want < QUERY_FIRST_SIZES ? want : QUERY_FIRST_SIZES;
+    kr_buf sizes_sql = {0};
     bool more = true, has_next = false;
     /* the equality filters (NULL: none); namespace "_" (never a
      * namespace's name) selects the cluster-scoped objects, whose
@@ -1748,20 +1810,34 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
         if (prefix > 0)
             break;
         kr_buf_reset(&sql);
+        kr_buf_reset(&sizes_sql);
         ret = kr_buf_append_str(&sql, "SELECT " OBJECT_COLUMNS " FROM kr_objects");
+        ret |= kr_buf_append_str(&sizes_sql, "SELECT ");
+        ret |= append_row_bytes(&sizes_sql, inv->ops);
+        ret |= kr_buf_append_str(&sizes_sql, " FROM kr_objects");
+        size_t n_where = 0;
+        ret |= append_where(&sizes_sql, inv->ops, opts, filter, n_fixed, prefix == 0 ? after : NULL,
+                            p, &n_where);
         ret |=
             append_where(&sql, inv->ops, opts, filter, n_fixed, prefix == 0 ? after : NULL, p, &n);
+        ret |= kr_buf_append_str(&sizes_sql, " ORDER BY cluster, kind, namespace, name LIMIT ?");
         ret |= kr_buf_append_str(&sql, " ORDER BY cluster, kind, namespace, name LIMIT ?");
-        p[n++] = KR_INV_INT((int64_t)page);
+        n++; /* the LIMIT, set by read_page_step */
         if (ret != 0) {
             ret = KR_ENOMEM;
             break;
         }
         kr_inv_rows rows = {0};
-        ret = read_rows_after(inv, inv->ops->ordered_read, -1, sql.data, p, n, &rows, err);
+        size_t room = out_bytes < budget ? budget - out_bytes : 0, n_sizes = 0;
+        ret = read_page_step(inv, sizes_sql.data, sql.data, p, n, ask, room, &rows, &n_sizes, err);
         if (ret != 0)
             break;
-        more = rows.n_rows == page;
+        if (room == 0) {
+            /* full: a next row opens the next page */
+            has_next = n_sizes > 0;
+            break;
+        }
+        more = rows.n_rows < n_sizes || n_sizes == ask;
         for (size_t r = 0; r < rows.n_rows && ret == 0 && !has_next; r++) {
             size_t bytes = row_bytes(&rows, r);
             read_bytes += bytes;
@@ -1796,8 +1872,8 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
             ret = KR_ENOMEM;
         kr_inv_rows_free(&rows);
         size_t avg = read_n ? read_bytes / read_n + 1 : 1;
-        page = budget / avg;
-        page = page < 1 ? 1 : page > want ? want : page;
+        ask = budget / avg * 2;
+        ask = ask < QUERY_FIRST_SIZES / 16 ? QUERY_FIRST_SIZES / 16 : ask > want ? want : ask;
     }
     if (ret == 0 && has_next && next_continue && json_array_size(out) &&
         !(*next_continue = encode_continue(json_array_get(out, json_array_size(out) - 1))))
@@ -1805,6 +1881,7 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
     if (ret == KR_ENOMEM)
         kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_buf_free(&sql);
+    kr_buf_free(&sizes_sql);
     kr_selector_free(sel);
     json_decref(after);
     if (ret != 0) {

@@ -83,6 +83,9 @@ typedef struct kr_inv_backend_ops {
      * read every row after the page's start and sort them than scan the
      * index that has them in order; sorting is made its last resort. */
     const char *ordered_read;
+    /* The SQL of a text column's size in bytes, %s the column (without
+     * reading a large value whole where the database can). */
+    const char *byte_length;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
      * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
      * prepared (the same id always comes with the same sql); -1: run once.

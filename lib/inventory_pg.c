@@ -327,6 +327,7 @@ static const kr_inv_backend_ops pg_ops = {
     .seq_column = "BIGSERIAL PRIMARY KEY",
     .check_only = "",
     .ordered_read = "SET LOCAL enable_sort = off",
+    .byte_length = "octet_length(%s)",
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .begin = pg_begin,

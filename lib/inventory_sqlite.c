@@ -195,6 +195,7 @@ static const kr_inv_backend_ops sqlite_ops = {
     .key_collation = "",
     .seq_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .check_only = "+",
+    .byte_length = "length(CAST(%s AS BLOB))",
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,
     .begin = sqlite_begin,

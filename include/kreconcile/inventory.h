@@ -375,10 +375,12 @@ typedef struct kr_inventory_query_opts {
 
 /* One page of current-state rows, in (cluster, kind, namespace, name)
  * order: up to limit rows, fewer when their text passes max_bytes (the
- * page then has a continue token; the next may even be empty). The
- * database is read in steps whose rows fit that budget too (the first
- * step takes 8 rows), so the memory a page takes is bounded whatever the
- * limit and the objects' sizes. *items is a new JSON array of rows {cluster, apiVersion, kind,
+ * page then has a continue token; the next may even be empty). Each
+ * step of reading the database first asks the sizes of the rows it may
+ * take, then reads only those that fill what is left of that budget (and
+ * the one that passes it), so the memory a page takes is about twice the
+ * budget plus its largest object, whatever the limit and the objects'
+ * sizes. *items is a new JSON array of rows {cluster, apiVersion, kind,
  * namespace, name, uid, resourceVersion, phase, labels, created, deleted
  * (null or RFC 3339), seq, object}. *next_continue is new (kr_free it):
  * the token of the next page, or NULL on the last page. Errors: KR_EINVAL
