@@ -81,13 +81,14 @@ static int finish(child *c)
 static char cert_dir[64];
 static bool have_certs;
 
-/* An https server with a token, and a kubeconfig for it that it wrote. */
-static kr_testserver_t *tls_server(char *kubeconfig, size_t size)
+/* An https server with the token `token` ("TOKEN:USER[:VERBS]"), and a
+ * kubeconfig for it that it wrote. */
+static kr_testserver_t *tls_server_with(char *kubeconfig, size_t size, const char *token)
 {
     char *crt = kr_test_read_file(cert_dir, "srv.crt"),
          *key = kr_test_read_file(cert_dir, "srv.key");
     ck_assert(crt && key);
-    static const char *tokens[] = {"kr-get-sekret:alice", NULL};
+    const char *tokens[] = {token, NULL};
     kr_testserver_opts o = {.seed = 7, .tokens = tokens, .tls_cert_pem = crt, .tls_key_pem = key};
     kr_testserver_t *ts = NULL;
     kr_error_t err = {0};
@@ -97,6 +98,12 @@ static kr_testserver_t *tls_server(char *kubeconfig, size_t size)
     snprintf(kubeconfig, size, "%s/kubeconfig", cert_dir);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
     return ts;
+}
+
+/* tls_server_with a token that may do anything. */
+static kr_testserver_t *tls_server(char *kubeconfig, size_t size)
+{
+    return tls_server_with(kubeconfig, size, "kr-get-sekret:alice");
 }
 
 static kr_testserver_t *server(void)
@@ -129,6 +136,30 @@ static const char *name_of(json_t *obj)
 {
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 }
+
+/* Review finding: a named object's table is listed by name after its GET,
+ * and a caller who may get it but not list was told the refusal with exit
+ * status 0. */
+START_TEST(a_named_table_refused_exits_1)
+{
+    if (!have_certs)
+        return;
+    char kubeconfig[128];
+    kr_testserver_t *ts = tls_server_with(kubeconfig, sizeof(kubeconfig), "kr-get-sekret:bob:get");
+    load(ts, "a1", "v");
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    const char *argv[] = {bin, "--kubeconfig", kubeconfig, "cm", "a1", NULL};
+    static char out[4096], out_err[4096];
+    kr_test_proc_io io = {.err = out_err, .err_size = sizeof(out_err)};
+    ck_assert_int_eq(kr_test_proc_run_io(argv, &io, out, sizeof(out), 30000), 1);
+    ck_assert_msg(strstr(out_err, "list") != NULL, "%s", out_err);
+    const char *names[] = {bin, "--kubeconfig", kubeconfig, "cm", "a1", "-o", "name", NULL};
+    ck_assert_int_eq(kr_test_proc_run_io(names, &io, out, sizeof(out), 30000), 0);
+    ck_assert_str_eq(out, "configmap/a1\n");
+    kr_testserver_free(ts);
+}
+END_TEST
 
 START_TEST(lists_as_json_lines_matching_kubectl)
 {
@@ -1435,6 +1466,7 @@ int main(void)
     TCase *tc = tcase_create("kr_get");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, lists_as_json_lines_matching_kubectl);
+    tcase_add_test(tc, a_named_table_refused_exits_1);
     tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, prints_names_as_kubectl_does);

@@ -464,22 +464,18 @@ static int keep_page(json_t *page, void *user)
     return json_array_extend(user, json_object_get(page, "items"));
 }
 
-/* The table of one object got by name: its row, listed by name. A new
- * reference, NULL when the list fails (the object gone meanwhile). */
-static json_t *named_table(kr_client_t *client, const kr_resource_info *info, const char *ns,
-                           const char *name)
+/* The table of one object got by name: its row, listed by name, into
+ * *tbl. A failure (the object gone meanwhile, a caller who may get but
+ * not list) is the command's, said and counted as the GET's would be. */
+static int named_table(kr_client_t *client, const kr_resource_info *info, const char *ns,
+                       const char *name, json_t **tbl, kr_error_t *err)
 {
     char selector[300];
     snprintf(selector, sizeof(selector), "metadata.name=%s", name);
     kr_list_opts lo = {.field_selector = selector, .accept = KG_TABLE_ACCEPT};
-    json_t *tbl = NULL;
-    kr_error_t err = {0};
-    if (kr_client_list(client, KR_GVR(info->group, info->version, info->resource), ns, &lo, &tbl,
-                       &err) != 0) {
-        fail(&err);
-        return NULL;
-    }
-    return tbl;
+    *tbl = NULL;
+    return kr_client_list(client, KR_GVR(info->group, info->version, info->resource), ns, &lo, tbl,
+                          err);
 }
 
 /* The objects of `info` the selectors choose, in *items (a new array). */
@@ -532,8 +528,10 @@ static int get_several(kr_client_t *client, const args *a, target *t, int n)
             const char *ns = namespace_of(client, a, &t[i].info);
             t[i].rc = get_named(client, &t[i].info, ns, t[i].name, &t[i].obj, &t[i].err);
             if (t[i].rc == 0 && output == OUT_TABLE) {
+                json_t *tbl = NULL;
                 json_decref(t[i].obj);
-                t[i].obj = json_pack("[o?]", named_table(client, &t[i].info, ns, t[i].name));
+                t[i].rc = named_table(client, &t[i].info, ns, t[i].name, &tbl, &t[i].err);
+                t[i].obj = t[i].rc == 0 ? json_pack("[o]", tbl) : NULL;
             }
         } else
             t[i].rc = list_items(client, a, &t[i].info, &t[i].obj, &t[i].err);
@@ -610,8 +608,9 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                     json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
                 snprintf(ctx.rv, sizeof(ctx.rv), "%s", rv ? rv : "");
                 if (output == OUT_TABLE) {
-                    json_t *tbl = named_table(client, info, ns, a->name);
-                    if (tbl)
+                    json_t *tbl = NULL;
+                    rc = named_table(client, info, ns, a->name, &tbl, &err);
+                    if (rc == 0)
                         print_table(tbl, info, a->all_namespaces);
                     json_decref(tbl);
                 } else {
