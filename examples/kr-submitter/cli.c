@@ -522,17 +522,7 @@ static void fresh_key(const char *prefix, char *out, size_t len)
     *out = '\0';
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return;
-    size_t n = 0;
-    for (const char *p = prefix ? prefix : ""; *p && n < 20 && n + 1 < len; p++) {
-        char c = (char)tolower((unsigned char)*p);
-        if (!isalnum((unsigned char)c))
-            c = '-';
-        if (c == '-' && (n == 0 || out[n - 1] == '-'))
-            continue;
-        out[n++] = c;
-    }
-    while (n > 0 && out[n - 1] == '-')
-        n--;
+    size_t n = len > 0 ? sub_label_fragment(prefix, len - 1 < 20 ? len - 1 : 20, out) : 0;
     if (n > 0 && n + 1 < len)
         out[n++] = '-';
     for (size_t i = 0; i < sizeof(rnd) && n + 2 < len; i++, n += 2)

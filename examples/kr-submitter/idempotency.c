@@ -12,12 +12,10 @@
 /* Room for the base in a name: SUB_MAX_NAME less "-" and 10 hex digits. */
 #define BASE_MAX (SUB_MAX_NAME - 11)
 
-/* `name` as a DNS label fragment: lower case, [a-z0-9-], no leading or
- * trailing '-', at most BASE_MAX characters; "run" when nothing is left. */
-static void sanitise(const char *name, char out[BASE_MAX + 1])
+size_t sub_label_fragment(const char *name, size_t max, char *out)
 {
     size_t n = 0;
-    for (const char *p = name ? name : ""; *p && n < BASE_MAX; p++) {
+    for (const char *p = name ? name : ""; *p && n < max; p++) {
         char c = (char)tolower((unsigned char)*p);
         if (!isalnum((unsigned char)c))
             c = '-';
@@ -28,7 +26,14 @@ static void sanitise(const char *name, char out[BASE_MAX + 1])
     while (n > 0 && out[n - 1] == '-')
         n--;
     out[n] = '\0';
-    if (n == 0)
+    return n;
+}
+
+/* `name` as a DNS label fragment of at most BASE_MAX characters; "run"
+ * when nothing is left. */
+static void sanitise(const char *name, char out[BASE_MAX + 1])
+{
+    if (sub_label_fragment(name, BASE_MAX, out) == 0)
         strcpy(out, "run");
 }
 

@@ -177,6 +177,10 @@ bool approval_mark_recorded(json_t *runnable, const char *user, const char *deci
 int idempotency_name(const char *base, const char *namespace_, const char *key, char *out);
 /* A DNS-label prefix made of `name` for generated names ("job-x-"). */
 void idempotency_base(const char *name, char *out, size_t len);
+/* `name` as a DNS label fragment into out (max + 1 bytes): lower case,
+ * [a-z0-9-], no leading, trailing or doubled '-', at most `max`
+ * characters. Its length (0: nothing was left). */
+size_t sub_label_fragment(const char *name, size_t max, char *out);
 
 /* ---- submission.c: what a submission may contain ----------------------------- */
 
