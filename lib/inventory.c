@@ -1468,6 +1468,20 @@ int kr_inv_record_at(kr_inventory_t *inv, const kr_inventory_action *a, const ch
     return record_action(inv, a, key, time_ms, NULL, err);
 }
 
+/* The end of a read transaction begun under inv->lock: committed, or
+ * rolled back with its rows freed; the lock released. ret: the reads'. */
+static int end_read(kr_inventory_t *inv, int ret, kr_inv_rows *rows, kr_error_t *err)
+{
+    if (ret == 0)
+        ret = inv->ops->commit(inv->be, err);
+    if (ret != 0) {
+        inv->ops->rollback(inv->be);
+        kr_inv_rows_free(rows);
+    }
+    pthread_mutex_unlock(&inv->lock);
+    return ret;
+}
+
 /* Run one read statement under the lock (read_rows_after: `setup`, if
  * not NULL, first, in the same transaction). A lost PostgreSQL connection is
  * re-established by begin(), so reads go through a (read) transaction. */
@@ -1480,14 +1494,7 @@ static int read_rows_after(kr_inventory_t *inv, const char *setup, int stmt_id, 
         ret = inv->ops->exec_script(inv->be, setup, err);
     if (ret == 0)
         ret = inv->ops->exec(inv->be, stmt_id, sql, p, n, rows, NULL, err);
-    if (ret == 0)
-        ret = inv->ops->commit(inv->be, err);
-    if (ret != 0) {
-        inv->ops->rollback(inv->be);
-        kr_inv_rows_free(rows);
-    }
-    pthread_mutex_unlock(&inv->lock);
-    return ret;
+    return end_read(inv, ret, rows, err);
 }
 
 static int read_rows(kr_inventory_t *inv, int stmt_id, const char *sql, const kr_inv_param *p,
@@ -1637,14 +1644,7 @@ static int read_page_step(kr_inventory_t *inv, const char *sizes_sql, const char
     p[n - 1] = KR_INV_INT((int64_t)take);
     if (ret == 0 && take > 0)
         ret = inv->ops->exec(inv->be, -1, rows_sql, p, n, rows, NULL, err);
-    if (ret == 0)
-        ret = inv->ops->commit(inv->be, err);
-    if (ret != 0) {
-        inv->ops->rollback(inv->be);
-        kr_inv_rows_free(rows);
-    }
-    pthread_mutex_unlock(&inv->lock);
-    return ret;
+    return end_read(inv, ret, rows, err);
 }
 
 /* The continue token: base64 of the JSON array of the last row's key. */
