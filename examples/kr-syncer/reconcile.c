@@ -1788,6 +1788,18 @@ static step replace_copy(rctx *c)
  * hub write per object, not two). A hub delete that comes before it finds
  * no finalizer and completes at once; the copies made meanwhile are then
  * orphans, which their own watch events bring to reconcile_orphan. */
+/* A placement's warning, logged and as a Warning Event on the hub object. */
+static void say_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
+                          const json_t *hub, const char *message)
+{
+    char object[520];
+    snprintf(object, sizeof(object), "%s/%s", ns, name);
+    kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
+    kr_log_fields(&s->logger, KR_LOG_WARN, "syncer", fields, 2, "%s: placement: %s", object,
+                  message);
+    syncer_warn_event(s, res, hub, "placement", message);
+}
+
 /* The hold of a placement that is a typo (reconcile_sync), told once per
  * object and hold, not once per cluster: a warning and a Warning Event
  * (`message`), from the first lane that tells it (a lane without a
@@ -1806,12 +1818,7 @@ static void warn_held(syncer_t *s, syncer_resource *res, const char *ns, const c
     pthread_mutex_unlock(&s->pending_lock);
     if (!news)
         return;
-    char object[520];
-    snprintf(object, sizeof(object), "%s/%s", ns, name);
-    kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
-    kr_log_fields(&s->logger, KR_LOG_WARN, "syncer", fields, 2, "%s: placement: %s", object,
-                  message);
-    syncer_warn_event(s, res, hub, "placement", message);
+    say_placement(s, res, ns, name, hub, message);
 }
 
 /* A placement that names a cluster which is not configured (a typo such
@@ -1856,12 +1863,7 @@ static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, co
         return;
     char message[400];
     snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
-    char object[520];
-    snprintf(object, sizeof(object), "%s/%s", ns, name);
-    kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
-    kr_log_fields(&s->logger, KR_LOG_WARN, "syncer", fields, 2, "%s: placement: %s", object,
-                  message);
-    syncer_warn_event(s, res, hub, "placement", message);
+    say_placement(s, res, ns, name, hub, message);
 }
 
 static step reconcile_sync(rctx *c)
