@@ -534,6 +534,89 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
 }
 END_TEST
 
+/* ---- a program on a stalled PostgreSQL ------------------------------------ */
+
+/* A PostgreSQL database, a hub and a kubeconfig for it, and the program
+ * on both: what the stall tests below share. */
+typedef struct {
+    kr_pgserver *pg;
+    char db[600];
+    kr_testserver_t *hub;
+    char hub_kc[512];
+    program p;
+    char api[128];
+    struct pg_conn *holder;
+} pg_stall;
+
+/* PostgreSQL with a new database and a hub started with `seed`, its
+ * kubeconfig in `kc_name`; false (the test skipped as `test`) where
+ * PostgreSQL cannot start. */
+static bool stall_open(pg_stall *s, const char *test, unsigned seed, const char *kc_name)
+{
+    char why[512];
+    *s = (pg_stall){0};
+    if (kr_pgserver_start(&s->pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip(test, "PostgreSQL cannot start (%s)", why);
+        return false;
+    }
+    ck_assert_int_eq(kr_pgserver_create_db(s->pg, s->db, sizeof(s->db)), 0);
+    kr_testserver_opts o = {.seed = seed};
+    ck_assert_int_eq(kr_testserver_start(&o, &s->hub, NULL), 0);
+    snprintf(s->hub_kc, sizeof(s->hub_kc), "%s/%s", tmpdir, kc_name);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(s->hub, s->hub_kc, NULL, NULL), 0);
+    return true;
+}
+
+/* The program on the database and the hub's ConfigMaps. */
+static void stall_start(pg_stall *s)
+{
+    const char *args[] = {"--inventory", s->db,         "--kubeconfig",
+                          s->hub_kc,     "--resource",  "v1/configmaps=ConfigMap",
+                          "--listen",    "127.0.0.1:0", "--log-format",
+                          "text",        NULL};
+    start(&s->p, args);
+}
+
+/* Its API's address, once the inventory holds default/first. */
+static void stall_await_first(pg_stall *s)
+{
+    wait_address(&s->p, s->api, sizeof(s->api));
+    char *held = await_answer(s->api, "/api/v1/objects?kind=ConfigMap", 200, "\"first\"");
+    ck_assert_msg(held, "the inventory never held default/first");
+    free(held);
+}
+
+/* Another session holds `tables` locked until stall_close. */
+static void stall_lock(pg_stall *s, const char *tables)
+{
+    s->holder = kr_pgserver_lock(s->db, tables);
+    ck_assert_ptr_nonnull(s->holder);
+}
+
+/* Once a call waits for the lock, a SIGTERM: the program exits 0 while
+ * the lock is still held, and its log `says` so. */
+static void stall_expect_exit_0(pg_stall *s, const char *says)
+{
+    ck_assert(kr_pgserver_wait_for_a_waiter(s->holder));
+    ck_assert_int_eq(kr_test_proc_signal(&s->p, SIGTERM), 0);
+    /* the lock stays held until the program has exited */
+    int code = finish(&s->p);
+    char *text = kr_test_proc_log_text(&s->p);
+    ck_assert_msg(code == 0, "exit %d: %s", code, text);
+    ck_assert_msg(strstr(text, says), "%s", text);
+    free(text);
+    kr_test_proc_free(&s->p);
+}
+
+static void stall_close(pg_stall *s)
+{
+    kr_pgserver_unlock(s->holder);
+    unlink(s->hub_kc);
+    kr_testserver_free(s->hub);
+    kr_pgserver_free(s->pg);
+}
+
 /* A stop (SIGTERM) while the inventory, on PostgreSQL, stalls: another
  * session holds its tables locked, and keeps them so, while the consumer
  * writes a change. The stop flushed the consumer for 5 s, then joined its
@@ -544,58 +627,19 @@ END_TEST
  * the checkpoints, which never pass it). */
 START_TEST(program_exits_on_sigterm_while_postgresql_stalls)
 {
-    char why[512], db[600];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("program_exits_on_sigterm_while_postgresql_stalls",
-                     "PostgreSQL cannot start (%s)", why);
+    pg_stall s;
+    if (!stall_open(&s, "program_exits_on_sigterm_while_postgresql_stalls", 5,
+                    "stall-hub.kubeconfig"))
         return;
-    }
-    ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
-    kr_testserver_t *hub = NULL;
-    kr_testserver_opts o = {.seed = 5};
-    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
-    char hub_kc[512];
-    snprintf(hub_kc, sizeof(hub_kc), "%s/stall-hub.kubeconfig", tmpdir);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
-    const char *hub_url = kr_testserver_url(hub);
+    const char *hub_url = kr_testserver_url(s.hub);
     put_cm(hub_url, "first", "1", false);
-    const char *args[] = {"--inventory",
-                          db,
-                          "--kubeconfig",
-                          hub_kc,
-                          "--resource",
-                          "v1/configmaps=ConfigMap",
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--log-format",
-                          "text",
-                          NULL};
-    program p = {0};
-    start(&p, args);
-    char api[128];
-    wait_address(&p, api, sizeof(api));
-    char *held = await_answer(api, "/api/v1/objects?kind=ConfigMap", 200, "\"first\"");
-    ck_assert_msg(held, "the inventory never held default/first");
-    free(held);
-    struct pg_conn *holder = kr_pgserver_lock(db, "kr_objects, kr_transactions, kr_checkpoints");
-    ck_assert_ptr_nonnull(holder);
+    stall_start(&s);
+    stall_await_first(&s);
+    stall_lock(&s, "kr_objects, kr_transactions, kr_checkpoints");
     put_cm(hub_url, "second", "1", false);
     /* its write waits for the lock */
-    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
-    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
-    /* the lock stays held until the program has exited */
-    int code = finish(&p);
-    char *text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 0, "exit %d: %s", code, text);
-    ck_assert_msg(strstr(text, "call under way is cut short"), "%s", text);
-    free(text);
-    kr_test_proc_free(&p);
-    kr_pgserver_unlock(holder);
-    unlink(hub_kc);
-    kr_testserver_free(hub);
-    kr_pgserver_free(pg);
+    stall_expect_exit_0(&s, "call under way is cut short");
+    stall_close(&s);
 }
 END_TEST
 
@@ -607,56 +651,21 @@ END_TEST
  * short, and the program exits 0 while the lock is still held. */
 START_TEST(program_exits_on_sigterm_while_its_producers_start_stalled)
 {
-    char why[512], db[600];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("program_exits_on_sigterm_while_its_producers_start_stalled",
-                     "PostgreSQL cannot start (%s)", why);
+    pg_stall s;
+    if (!stall_open(&s, "program_exits_on_sigterm_while_its_producers_start_stalled", 7,
+                    "stall-start-hub.kubeconfig"))
         return;
-    }
-    ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
     /* the schema made, so that only the producers' reads meet the lock */
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = db;
+    io.url = s.db;
     kr_inventory_t *inv = NULL;
     ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
     kr_inventory_free(inv);
-    kr_testserver_t *hub = NULL;
-    kr_testserver_opts o = {.seed = 7};
-    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
-    char hub_kc[512];
-    snprintf(hub_kc, sizeof(hub_kc), "%s/stall-start-hub.kubeconfig", tmpdir);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
-    struct pg_conn *holder = kr_pgserver_lock(db, "kr_checkpoints");
-    ck_assert_ptr_nonnull(holder);
-    const char *args[] = {"--inventory",
-                          db,
-                          "--kubeconfig",
-                          hub_kc,
-                          "--resource",
-                          "v1/configmaps=ConfigMap",
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--log-format",
-                          "text",
-                          NULL};
-    program p = {0};
-    start(&p, args);
+    stall_lock(&s, "kr_checkpoints");
+    stall_start(&s);
     /* a producer's start waits for the lock */
-    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
-    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
-    /* the lock stays held until the program has exited */
-    int code = finish(&p);
-    char *text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 0, "exit %d: %s", code, text);
-    ck_assert_msg(strstr(text, "its call is cut short"), "%s", text);
-    free(text);
-    kr_test_proc_free(&p);
-    kr_pgserver_unlock(holder);
-    unlink(hub_kc);
-    kr_testserver_free(hub);
-    kr_pgserver_free(pg);
+    stall_expect_exit_0(&s, "its call is cut short");
+    stall_close(&s);
 }
 END_TEST
 
@@ -677,59 +686,20 @@ static void *read_objects(void *api)
  * the lock is still held. */
 START_TEST(program_exits_on_sigterm_during_a_stalled_api_read)
 {
-    char why[512], db[600];
-    kr_pgserver *pg = NULL;
-    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
-        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
-        kr_test_skip("program_exits_on_sigterm_during_a_stalled_api_read",
-                     "PostgreSQL cannot start (%s)", why);
+    pg_stall s;
+    if (!stall_open(&s, "program_exits_on_sigterm_during_a_stalled_api_read", 6,
+                    "stall-read-hub.kubeconfig"))
         return;
-    }
-    ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
-    kr_testserver_t *hub = NULL;
-    kr_testserver_opts o = {.seed = 6};
-    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
-    char hub_kc[512];
-    snprintf(hub_kc, sizeof(hub_kc), "%s/stall-read-hub.kubeconfig", tmpdir);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
-    put_cm(kr_testserver_url(hub), "first", "1", false);
-    const char *args[] = {"--inventory",
-                          db,
-                          "--kubeconfig",
-                          hub_kc,
-                          "--resource",
-                          "v1/configmaps=ConfigMap",
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--log-format",
-                          "text",
-                          NULL};
-    program p = {0};
-    start(&p, args);
-    char api[128];
-    wait_address(&p, api, sizeof(api));
-    char *held = await_answer(api, "/api/v1/objects?kind=ConfigMap", 200, "\"first\"");
-    ck_assert_msg(held, "the inventory never held default/first");
-    free(held);
-    struct pg_conn *holder = kr_pgserver_lock(db, "kr_objects");
-    ck_assert_ptr_nonnull(holder);
+    put_cm(kr_testserver_url(s.hub), "first", "1", false);
+    stall_start(&s);
+    stall_await_first(&s);
+    stall_lock(&s, "kr_objects");
     pthread_t reader;
-    ck_assert_int_eq(pthread_create(&reader, NULL, read_objects, api), 0);
+    ck_assert_int_eq(pthread_create(&reader, NULL, read_objects, s.api), 0);
     /* the read waits for the lock */
-    ck_assert(kr_pgserver_wait_for_a_waiter(holder));
-    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
-    /* the lock stays held until the program has exited */
-    int code = finish(&p);
-    char *text = kr_test_proc_log_text(&p);
-    ck_assert_msg(code == 0, "exit %d: %s", code, text);
-    ck_assert_msg(strstr(text, "its call is cut short"), "%s", text);
-    free(text);
-    kr_test_proc_free(&p);
+    stall_expect_exit_0(&s, "its call is cut short");
     pthread_join(reader, NULL);
-    kr_pgserver_unlock(holder);
-    unlink(hub_kc);
-    kr_testserver_free(hub);
-    kr_pgserver_free(pg);
+    stall_close(&s);
 }
 END_TEST
 
