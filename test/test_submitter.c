@@ -5921,6 +5921,32 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
 }
 END_TEST
 
+/* A runnable `name` on dc1 that wants `required` approvals, submitted
+ * through the CLI by alice and approved by carol as soon as the
+ * controller has looked at it; the approval's last answer in `out`. */
+static void submit_and_approve_once(program_env *p, const char *server, const char *name,
+                                    int required, char *out, size_t size)
+{
+    char yaml[1024], base[128], file[700];
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+             "metadata: {name: %s, namespace: default}\n"
+             "spec:\n  clusters: [dc1]\n  approval: {required: %d, group: approvers}\n"
+             "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
+             "    spec: {template: {spec: {restartPolicy: Never, containers: "
+             "[{name: c, image: busybox}]}}}\n",
+             name, required);
+    snprintf(base, sizeof(base), "%s.yaml", name);
+    kr_test_write_file(p->dir, base, yaml);
+    snprintf(file, sizeof(file), "%s/%s", p->dir, base);
+    const char *submit[] = {"submit", "-f", file, NULL};
+    ck_assert_int_eq(cli(p->bin, server, "tok-alice", submit, out, size), 0);
+    const char *approve[] = {"approve", name, NULL};
+    time_t deadline = time(NULL) + WAIT_S(30);
+    while (cli(p->bin, server, "tok-carol", approve, out, size) != 0 && time(NULL) < deadline)
+        wait_pace(); /* until the controller has looked at it */
+}
+
 /* The CLI's table of a runnable edited on the hub while its copy runs
  * (the edit is not applied to it): the approvals it was dispatched with,
  * and the edited spec's, pending (it showed the edited spec's 0/1). */
@@ -5929,24 +5955,11 @@ START_TEST(program_shows_the_approvals_of_the_spec_that_runs)
     program_env p;
     if (!program_env_up(&p))
         return;
-    char server[80], out[65536], file[700];
+    char server[80], out[65536];
     kr_test_proc serve;
     serve_start(&p, &serve, false, NULL, server, sizeof(server));
-    kr_test_write_file(p.dir, "edited.yaml",
-                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
-                       "metadata: {name: edited, namespace: default}\n"
-                       "spec:\n  clusters: [dc1]\n  approval: {required: 1, group: approvers}\n"
-                       "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
-                       "    spec: {template: {spec: {restartPolicy: Never, containers: "
-                       "[{name: c, image: busybox}]}}}\n");
-    snprintf(file, sizeof(file), "%s/edited.yaml", p.dir);
-    const char *submit[] = {"submit", "-f", file, NULL};
-    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
-    const char *approve[] = {"approve", "edited", NULL};
+    submit_and_approve_once(&p, server, "edited", 1, out, sizeof(out));
     time_t deadline = time(NULL) + WAIT_S(30);
-    while (cli(p.bin, server, "tok-carol", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
-        wait_pace(); /* until the controller has looked at it */
-    deadline = time(NULL) + WAIT_S(30);
     while (!job_released(0, "edited-1") && time(NULL) < deadline)
         wait_pace();
     ck_assert(job_released(0, "edited-1"));
@@ -5996,23 +6009,10 @@ START_TEST(program_decisions_count_across_a_restart_without_a_key_file)
     program_env p;
     if (!program_env_up(&p))
         return;
-    char server[80], out[65536], file[700];
+    char server[80], out[65536];
     kr_test_proc serve;
     serve_start(&p, &serve, false, NULL, server, sizeof(server));
-    kr_test_write_file(p.dir, "twice.yaml",
-                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
-                       "metadata: {name: twice, namespace: default}\n"
-                       "spec:\n  clusters: [dc1]\n  approval: {required: 2, group: approvers}\n"
-                       "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
-                       "    spec: {template: {spec: {restartPolicy: Never, containers: "
-                       "[{name: c, image: busybox}]}}}\n");
-    snprintf(file, sizeof(file), "%s/twice.yaml", p.dir);
-    const char *submit[] = {"submit", "-f", file, NULL};
-    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
-    const char *approve[] = {"approve", "twice", NULL};
-    time_t deadline = time(NULL) + WAIT_S(30);
-    while (cli(p.bin, server, "tok-carol", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
-        wait_pace(); /* until the controller has looked at it */
+    submit_and_approve_once(&p, server, "twice", 2, out, sizeof(out));
     ck_assert_msg(strstr(out, "1/2"), "%s", out);
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
     kr_test_proc_free(&serve);
@@ -6024,7 +6024,8 @@ START_TEST(program_decisions_count_across_a_restart_without_a_key_file)
     ck_assert_int_ge(key ? strlen(key) : 0, 44);
     json_decref(secret);
     serve_start(&p, &serve, false, NULL, server, sizeof(server));
-    deadline = time(NULL) + WAIT_S(30);
+    const char *approve[] = {"approve", "twice", NULL};
+    time_t deadline = time(NULL) + WAIT_S(30);
     while (cli(p.bin, server, "tok-dave", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
         wait_pace();
     deadline = time(NULL) + WAIT_S(30);
