@@ -1857,6 +1857,28 @@ static void pg_test_end(const run_files *rf, kr_pgserver *pg)
     kr_pgserver_free(pg);
 }
 
+/* The program, leader, on the inventory at `url` (its files made under
+ * `tag`), after a first sweep, its inventory check included (the plan is
+ * printed after it): the tables are there. Then another session holds
+ * the objects' table locked, and a later sweep's read waits for the
+ * lock: that session is returned. */
+static PGconn *pg_leader_stalled(run_files *rf, const char *tag, const char *url, kr_test_proc *p)
+{
+    run_files_make(rf, tag);
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
+             "--interval 1s --grace 0s --inventory %s --log-format text",
+             rf->kc[0], rf->kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc_start(p, rf->log, argv);
+    ck_assert(kr_test_proc_log_wait(p, "No zombies found", 0, 30000));
+    PGconn *holder = pg_lock(url, "kr_objects");
+    pg_wait_for_a_waiter(holder);
+    return holder;
+}
+
 /* The program: a graceful stop (SIGTERM) of the leader while its sweep
  * reads the inventory, and the read waits on a stalled PostgreSQL (another
  * session holds the objects' table locked: the query waits without end).
@@ -1873,22 +1895,8 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
         return;
     platform_up();
     run_files rf;
-    run_files_make(&rf, "kr-sweeper-pgstall");
-    char words[4096];
-    snprintf(words, sizeof(words),
-             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
-             "--interval 1s --grace 0s --inventory %s --log-format text",
-             rf.kc[0], rf.kc[1], url);
-    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
-    sweeper_argv(words, argv);
     kr_test_proc p = {0};
-    kr_test_proc_start(&p, rf.log, argv);
-    /* a first sweep, its inventory check included (the plan is printed
-     * after it): the tables are there */
-    ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
-    PGconn *holder = pg_lock(url, "kr_objects");
-    /* a later sweep's read waits for the lock */
-    pg_wait_for_a_waiter(holder);
+    PGconn *holder = pg_leader_stalled(&rf, "kr-sweeper-pgstall", url, &p);
     ck_assert(!lease_released());
     ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
     struct timespec tick = {0, 20 * 1000000};
@@ -1932,20 +1940,8 @@ START_TEST(a_stop_during_a_stalled_inventory_read_exits_while_it_stalls)
         return;
     platform_up();
     run_files rf;
-    run_files_make(&rf, "kr-sweeper-pgexit");
-    char words[4096];
-    snprintf(words, sizeof(words),
-             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
-             "--interval 1s --grace 0s --inventory %s --log-format text",
-             rf.kc[0], rf.kc[1], url);
-    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
-    sweeper_argv(words, argv);
     kr_test_proc p = {0};
-    kr_test_proc_start(&p, rf.log, argv);
-    ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
-    PGconn *holder = pg_lock(url, "kr_objects");
-    /* a later sweep's read waits for the lock */
-    pg_wait_for_a_waiter(holder);
+    PGconn *holder = pg_leader_stalled(&rf, "kr-sweeper-pgexit", url, &p);
     ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
     /* the lock stays held until the program has exited */
     int code = kr_test_proc_wait(&p, 60000);
