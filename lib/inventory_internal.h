@@ -131,7 +131,7 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
  * TCP keepalives and a user timeout where the URL sets none, the URL,
  * then connect_timeout and application_name. Strings borrowed. Returns
  * how many. */
-#define KR_INV_PG_PARAMS 9
+#define KR_INV_PG_PARAMS 10
 size_t kr_inv_pg_conn_params(const char *url, const char *connect_timeout,
                              const char *keys[KR_INV_PG_PARAMS],
                              const char *values[KR_INV_PG_PARAMS]);

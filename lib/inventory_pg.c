@@ -370,6 +370,15 @@ size_t kr_inv_pg_conn_params(const char *url, const char *connect_timeout,
             values[n++] = keepalive_params[i][1];
         }
     PQconninfoFree(defaults);
+    /* A session that stops between the statements of its transaction (its
+     * process paused, SIGSTOPped or frozen, a half-open connection the
+     * server's keepalives take hours to see) would hold its row locks, and
+     * every other writer of the inventory (the next leader's consumer, the
+     * programs' records) would wait for it for good: the server ends it
+     * after 15 s, a lease's length, far beyond our transactions' pauses
+     * between statements. A URL's own options replace it. */
+    keys[n] = "options";
+    values[n++] = "-c idle_in_transaction_session_timeout=15000";
     /* The URL is expanded as dbname; the keywords after it add to it. */
     keys[n] = "dbname";
     values[n++] = url;

@@ -1971,6 +1971,11 @@ START_TEST(inventory_postgresql_connections_keep_alive)
         ck_assert_str_eq(conn_option(c, "keepalives_count"), "3");
         ck_assert_str_eq(conn_option(c, "tcp_user_timeout"), i ? "0" : "30000");
         ck_assert_str_eq(conn_option(c, "application_name"), "kreconcile-inventory");
+        /* a session paused inside a transaction lets go of its locks */
+        PGresult *r = PQexec(c, "SHOW idle_in_transaction_session_timeout");
+        ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        ck_assert_str_eq(PQgetvalue(r, 0, 0), "15s");
+        PQclear(r);
         PQfinish(c);
     }
     /* The inventory opens with them. */
